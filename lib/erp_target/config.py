@@ -1,0 +1,94 @@
+"""Target configuration: one frozen dataclass, built from CLI flags (`python -m erp_target --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .faults import FaultError, FaultState
+
+DEFAULT_SEED_PASSWORD = "erpload-demo"
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """Everything `create_app` and the server need; defaults match a plain `python -m erp_target`."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    db_path: str | None = None  # None: a temporary file removed at exit
+    seed_password: str = field(default=DEFAULT_SEED_PASSWORD, repr=False)  # never shown in logs
+    jwt_secret: str | None = field(default=None, repr=False)  # None: random per process
+    token_ttl: int = 3600
+    access_log: bool = False
+    faults: FaultState = field(default_factory=FaultState)
+    fault_seed: int | None = None
+    seed_only: bool = False
+    log_level: str = "INFO"
+
+
+# (flag, fault key, argparse type, help) — the fault flags of the contract's table, in its order.
+_FAULT_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
+    ("--latency-ms", "latency_ms", float, "sleep N ms before handling each request"),
+    ("--latency-jitter-ms", "latency_jitter_ms", float, "add uniform +-J ms to --latency-ms"),
+    ("--latency-path", "latency_path", str, "regex: only delay matching paths"),
+    ("--error-rate", "error_rate", float, "share of requests answered 500 (0..1)"),
+    ("--error-path", "error_path", str, "regex: only fail matching paths"),
+    ("--hang-rate", "hang_rate", float, "share of requests never answered (0..1)"),
+    ("--hang-path", "hang_path", str, "regex: only hang matching paths"),
+    ("--malformed-rate", "malformed_rate", float, "share of requests answered 200 with truncated JSON"),
+    ("--malformed-path", "malformed_path", str, "regex: only corrupt matching paths"),
+    ("--reset-rate", "reset_rate", float, "share of requests whose connection is reset mid-body"),
+    ("--reset-path", "reset_path", str, "regex: only reset matching paths"),
+    ("--leak-kb", "leak_kb", int, "retain N KiB of memory per request (never freed)"),
+    ("--slow-db-ms", "slow_db_ms", float, "sleep N ms per database query"),
+)
+
+
+def build_parser(prog: str = "python -m erp_target") -> argparse.ArgumentParser:
+    """The CLI of the reference ERP (also used by `erpload target`)."""
+    p = argparse.ArgumentParser(prog=prog, description="Reference garment-manufacturing ERP (docs/erp-api.md).")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="TCP port; 0 picks a free one (default 8080)")
+    p.add_argument("--db", dest="db_path", metavar="PATH",
+                   help="SQLite file; reused if already seeded, seeded otherwise (default: a temp file)")
+    p.add_argument("--seed-password", default=None,
+                   help="password of every seeded account (default: $ERP_SEED_PASSWORD, else erpload-demo)")
+    p.add_argument("--seed-only", action="store_true", help="seed (or check) --db, print the counts and exit")
+    p.add_argument("--jwt-secret", default=None, help="HS256 secret (default: random per process)")
+    p.add_argument("--token-ttl", type=int, default=3600, help="token lifetime in seconds (default 3600)")
+    p.add_argument("--access-log", action="store_true", help="log every request (off: it drowns load tests)")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    g = p.add_argument_group("fault switches (also at run time: PUT /admin/faults)")
+    for flag, key, typ, text in _FAULT_FLAGS:
+        g.add_argument(flag, dest=key, type=typ, default=None, help=text)
+    g.add_argument("--racy-stock", dest="racy_stock", action="store_true", default=None,
+                   help="stock adjust does an unlocked read-modify-write (loses concurrent updates)")
+    g.add_argument("--fault-seed", type=int, default=None, help="seed of the fault RNG (default: random)")
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> TargetConfig:
+    """Parse CLI flags into a TargetConfig; exits 2 with a message naming the bad flag."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    changes = {key: getattr(ns, key) for _, key, _, _ in _FAULT_FLAGS if getattr(ns, key) is not None}
+    if ns.racy_stock:
+        changes["racy_stock"] = True
+    try:
+        faults = FaultState().updated(changes)
+    except FaultError as e:
+        parser.error(f"--{e.field.replace('_', '-')}: {e.detail}")
+    if not 0 <= ns.port <= 65535:
+        parser.error(f"--port: must be 0..65535, got {ns.port}")
+    if ns.token_ttl <= 0:
+        parser.error(f"--token-ttl: must be > 0 seconds, got {ns.token_ttl}")
+    password = ns.seed_password or os.environ.get("ERP_SEED_PASSWORD") or DEFAULT_SEED_PASSWORD
+    return TargetConfig(
+        host=ns.host, port=ns.port, db_path=ns.db_path, seed_password=password, jwt_secret=ns.jwt_secret,
+        token_ttl=ns.token_ttl, access_log=ns.access_log, faults=faults, fault_seed=ns.fault_seed,
+        seed_only=ns.seed_only, log_level=ns.log_level,
+    )

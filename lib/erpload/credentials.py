@@ -1,0 +1,222 @@
+"""Credential pools per role (pure): a YAML/JSON file named by $ERPLOAD_CREDENTIALS, else the seeded accounts."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from erpload.errors import ConfigError, Problem
+
+ROLE_KEYS: tuple[str, ...] = ("admin", "ppic", "cutting", "sewing", "finishing", "qc", "warehouse")
+# role key -> (username prefix, digits, count), as in the contract's Roles table (docs/erp-api.md)
+SEEDED: dict[str, tuple[str, int, int]] = {
+    "admin": ("admin", 2, 10),
+    "ppic": ("ppic", 2, 30),
+    "cutting": ("cutting", 3, 100),
+    "sewing": ("sewing", 3, 100),
+    "finishing": ("finishing", 3, 60),
+    "qc": ("qc", 2, 60),
+    "warehouse": ("warehouse", 2, 30),
+}
+DEFAULT_SEED_PASSWORD = "erpload-demo"
+FILE_ENV = "ERPLOAD_CREDENTIALS"
+SEED_PASSWORD_ENV = "ERP_SEED_PASSWORD"
+_FILE_FIX = "Expected {role_key: [{username: ..., password: ...}, ...]}"
+
+
+class Secret:
+    """A string that never shows itself in repr/str/format/logs; `reveal()` is the only way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value: only for the login request body."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    def __str__(self) -> str:
+        return "********"
+
+    def __format__(self, spec: str) -> str:
+        return "********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One account: its username and masked password."""
+
+    username: str
+    password: Secret
+
+
+class CredentialPool:
+    """Accounts per role key, handed out round-robin: unique while they last, then reused."""
+
+    def __init__(self, accounts: Mapping[str, Sequence[Credential]], source: str) -> None:
+        self.source = source
+        self._accounts = {role: tuple(creds) for role, creds in accounts.items() if creds}
+        self._issued: dict[str, int] = {}
+
+    def size(self, role_key: str) -> int:
+        """How many accounts the pool holds for `role_key`."""
+        return len(self._accounts.get(role_key, ()))
+
+    def next(self, role_key: str, worker: int = 0, workers: int = 1) -> Credential:
+        """The next account of `role_key`; with `workers` > 1, worker `worker` takes every `workers`-th one."""
+        accounts = self._accounts.get(role_key)
+        if not accounts:
+            known = ", ".join(sorted(self._accounts)) or "none"
+            raise ConfigError(
+                self.source,
+                [
+                    Problem(
+                        role_key,
+                        f"no accounts for role '{role_key}' (roles with accounts: {known})",
+                        f"Add '{role_key}: [{{username: ..., password: ...}}]' to the credentials file",
+                    )
+                ],
+            )
+        k = self._issued.get(role_key, 0)
+        self._issued[role_key] = k + 1
+        return accounts[(max(worker, 0) + k * max(workers, 1)) % len(accounts)]
+
+
+def seeded_accounts(password: str) -> dict[str, list[Credential]]:
+    """The reference ERP's seeded accounts (cutting001 ... cutting100, ...), all with `password`."""
+    secret = Secret(password)
+    return {
+        role: [Credential(f"{prefix}{i:0{digits}d}", secret) for i in range(1, count + 1)]
+        for role, (prefix, digits, count) in SEEDED.items()
+    }
+
+
+def parse_accounts(data: object, source: str) -> dict[str, list[Credential]]:
+    """Validate a loaded credentials document; raise ConfigError listing every problem (never a password)."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            source, [Problem("", f"top level must be a mapping (got {type(data).__name__})", _FILE_FIX)]
+        )
+    problems: list[Problem] = []
+    out: dict[str, list[Credential]] = {}
+    for role, entries in data.items():
+        if role not in ROLE_KEYS:
+            close = difflib.get_close_matches(str(role), ROLE_KEYS, n=1)
+            hint = f"Did you mean '{close[0]}'? " if close else ""
+            problems.append(
+                Problem(str(role), f"unknown role key '{role}'", f"{hint}Known: {', '.join(ROLE_KEYS)}")
+            )
+            continue
+        if not isinstance(entries, list) or not entries:
+            problems.append(
+                Problem(
+                    role, f"must be a non-empty list of accounts (got {type(entries).__name__})", _FILE_FIX
+                )
+            )
+            continue
+        seen: set[str] = set()
+        for i, entry in enumerate(entries):
+            where = f"{role}[{i}]"
+            if not isinstance(entry, dict):
+                problems.append(Problem(where, f"must be a mapping (got {type(entry).__name__})", _FILE_FIX))
+                continue
+            extra = sorted(set(map(str, entry)) - {"username", "password"})
+            if extra:
+                problems.append(
+                    Problem(where, f"unknown keys {extra}", "Only 'username' and 'password' are read")
+                )
+            user, pwd = entry.get("username"), entry.get("password")
+            for key, value in (("username", user), ("password", pwd)):
+                if not isinstance(value, str) or not value:
+                    got = "missing" if value is None else f"a {type(value).__name__}"  # never echo the value
+                    problems.append(
+                        Problem(
+                            f"{where}.{key}",
+                            f"must be a non-empty string (got {got})",
+                            "Quote it in YAML if it looks like a number",
+                        )
+                    )
+            if isinstance(user, str) and user in seen:
+                problems.append(
+                    Problem(f"{where}.username", f"duplicate username '{user}'", "List each account once")
+                )
+            if isinstance(user, str) and user and isinstance(pwd, str) and pwd and user not in seen:
+                seen.add(user)
+                out.setdefault(role, []).append(Credential(user, Secret(pwd)))
+    if problems:
+        raise ConfigError(source, problems)
+    return out
+
+
+def load_file(path: str | Path) -> dict[str, list[Credential]]:
+    """Read a credentials file (JSON if it ends in .json, else YAML) and validate it."""
+    p = Path(path)
+    source = f"credentials file {p} (from ${FILE_ENV})"
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(
+            source,
+            [
+                Problem(
+                    "",
+                    f"cannot read it ({e.strerror or e})",
+                    f"Point ${FILE_ENV} at a readable YAML or JSON file",
+                )
+            ],
+        ) from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(
+            source, [Problem(f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}", _FILE_FIX)]
+        ) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        what = getattr(e, "problem", None) or "not parseable"
+        raise ConfigError(source, [Problem(where, f"invalid YAML: {what}", _FILE_FIX)]) from None
+    return parse_accounts(data, source)
+
+
+def load_pool(env: Mapping[str, str] | None = None) -> CredentialPool:
+    """Build the pool from $ERPLOAD_CREDENTIALS if set, else the seeded accounts ($ERP_SEED_PASSWORD)."""
+    env = os.environ if env is None else env
+    path = env.get(FILE_ENV, "").strip()
+    if path:
+        return CredentialPool(load_file(path), f"credentials file {path}")
+    password = env.get(SEED_PASSWORD_ENV) or DEFAULT_SEED_PASSWORD
+    return CredentialPool(seeded_accounts(password), "the reference ERP's seeded accounts")
+
+
+_POOL: CredentialPool | None = None
+
+
+def pool() -> CredentialPool:
+    """The process-wide pool, built on first use (so a bad file fails at the first login, not at import)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = load_pool()
+    return _POOL
+
+
+def reset_pool(new: CredentialPool | None = None) -> None:
+    """Replace (or drop, to rebuild from the environment on next use) the process-wide pool."""
+    global _POOL
+    _POOL = new

@@ -1,0 +1,97 @@
+"""Per-role stats and the erpload payload that rides Locust's worker reports: both halves in one place.
+
+Every process logs each request into a per-role `StatsEntry` (Locust's own class, so bucketing,
+serialisation and merging are exactly Locust's). Workers ship what they logged since their last
+report under `data["erpload"]` every WORKER_REPORT_INTERVAL and reset it; the master merges it.
+Other modules add their own sub-keys with `Exchange.provide(key, fn)` (worker side: fn() -> payload,
+called once per report) and `Exchange.merge(key, fn)` (master side: fn(client_id, payload)).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+from locust.stats import RequestStats, StatsEntry
+
+log = logging.getLogger(__name__)
+
+KEY = "erpload"
+ROLE_METHOD = "ROLE"  # StatsEntry.method for a role aggregate (name = user class name)
+
+
+class Exchange:
+    """Per-process erpload state shared between workers and master."""
+
+    def __init__(self) -> None:
+        self.role_stats = RequestStats(use_response_times_cache=False)
+        self._providers: dict[str, Callable[[], Any]] = {}
+        self._mergers: dict[str, Callable[[str, Any], None]] = {}
+        self.last_report: dict[str, float] = {}  # client_id -> time of its last report (master)
+
+    def provide(self, key: str, fn: Callable[[], Any]) -> None:
+        """Worker side: add `fn()`'s result to every report under data['erpload'][key]."""
+        self._providers[key] = fn
+
+    def merge(self, key: str, fn: Callable[[str, Any], None]) -> None:
+        """Master side: call fn(client_id, payload) for data['erpload'][key] of every worker report."""
+        self._mergers[key] = fn
+
+    # -- every process ---------------------------------------------------------------------------
+    def on_request(self, request_type: str, name: str, response_time: float | None, response_length: int,
+                   exception: BaseException | None = None, context: dict | None = None, **_: Any) -> None:
+        """Log the request into its role's aggregate (role from the user's request context)."""
+        role = context.get("role") if context else None
+        if role is None:
+            return
+        entry = self.role_stats.entries[(role, ROLE_METHOD)]
+        entry.log(response_time, response_length or 0)
+        if exception is not None:
+            entry.log_error(exception)
+
+    # -- worker ----------------------------------------------------------------------------------
+    def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
+        payload: dict[str, Any] = {"roles": self.role_stats.serialize_stats()}
+        for key, fn in self._providers.items():
+            try:
+                payload[key] = fn()
+            except Exception:  # a broken provider must never stop stats reporting
+                log.exception("erpload: report provider %r failed", key)
+        data[KEY] = payload
+
+    # -- master ----------------------------------------------------------------------------------
+    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        import time
+
+        self.last_report[client_id] = time.time()
+        payload = data.get(KEY)
+        if not isinstance(payload, dict):
+            return
+        for row in payload.get("roles") or ():
+            incoming = StatsEntry.unserialize(row, self.role_stats)
+            self.role_stats.entries[(incoming.name, incoming.method)].extend(incoming)
+        for key, fn in self._mergers.items():
+            if key in payload:
+                try:
+                    fn(client_id, payload[key])
+                except Exception:
+                    log.exception("erpload: merging %r from %s failed", key, client_id)
+
+    def install(self, environment: Environment) -> None:
+        """Register the listeners this process needs."""
+        environment.events.request.add_listener(self.on_request)
+        runner = environment.runner
+        if isinstance(runner, WorkerRunner):
+            environment.events.report_to_master.add_listener(self.on_report_to_master)
+        elif isinstance(runner, MasterRunner):
+            environment.events.worker_report.add_listener(self.on_worker_report)
+
+    def role_counts(self, environment: Environment) -> dict[str, int]:
+        """Running users per user class, as the master (or local runner) sees them."""
+        runner = environment.runner
+        if isinstance(runner, MasterRunner):
+            return dict(runner.reported_user_classes_count)
+        return dict(runner.user_classes_count) if runner is not None else {}

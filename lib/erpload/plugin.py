@@ -1,0 +1,229 @@
+"""Composition root: erpload's Locust CLI options and `install(environment)`.
+
+The only module with module-level Locust hooks. Importing it (directly, or through
+`locustfiles/harness.py`) adds the options, installs everything on `init` in every process, and
+re-exports `ProfileShape`, so a user's own locustfile needs one line::
+
+    from erpload.plugin import ProfileShape  # noqa: F401
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import locust.stats
+from locust import events
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from erpload import arrival
+from erpload.baseline import compare
+from erpload.distributed import Exchange
+from erpload.errors import ConfigError, ExitCode
+from erpload.histogram import fine_bucket
+from erpload.profiles import Profile, load_profile
+from erpload.recorder import RunRecorder
+from erpload.report import append_step_summary, write_reports
+from erpload.report.markdown import render_markdown
+from erpload.shapes import ProfileShape, current_profile, install_shape_support
+from erpload.sla_eval import evaluate, verdict_lines
+from erpload.summary import ProfileInfo, build_summary
+
+__all__ = ["ProfileShape", "install", "add_options"]
+
+log = logging.getLogger("erpload")
+PROFILES_DIR = Path(os.environ.get("ERPLOAD_PROFILES", Path(__file__).resolve().parents[2] / "profiles"))
+
+
+def add_options(parser: Any) -> None:
+    """erpload's options on Locust's parser (also shown in the web UI start form)."""
+    g = parser  # Locust's extra kwargs (include_in_web_ui, ...) only work on the parser itself, not on groups
+    g.add_argument("--load-profile", default="", env_var="ERPLOAD_LOAD_PROFILE",
+                   help="load profile YAML (stages, role mix, SLA rules); see docs/profiles.md")
+    g.add_argument("--report-dir", default="", env_var="ERPLOAD_REPORT_DIR",
+                   help="write summary.json, junit.xml, summary.md and report.html here (atomically)")
+    g.add_argument("--baseline", default="", env_var="ERPLOAD_BASELINE",
+                   help="summary.json of a baseline run: per-endpoint p95/p99/rps/error-rate regressions fail the verdict")
+    g.add_argument("--baseline-tolerance", type=float, default=0.10, env_var="ERPLOAD_BASELINE_TOLERANCE",
+                   help="relative regression tolerance against --baseline (default 0.10 = 10%%)")
+    g.add_argument("--sample-interval", type=float, default=1.0, include_in_web_ui=False,
+                   help="seconds between timeline samples on the master (default 1)")
+
+
+class ErploadRun:
+    """Everything erpload keeps for one Environment; attached as `environment.erpload`."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.env = environment
+        self.exchange = Exchange()
+        self.recorder = RunRecorder(environment, self.exchange.role_stats,
+                                    interval=float(getattr(environment.parsed_options, "sample_interval", 1.0) or 1.0))
+        self.profile: Profile | None = None
+        self.finalized = False
+        self.extra_providers: dict[str, Any] = {}  # name -> fn() -> value for SLA "extra" metrics
+        self.resources: dict[str, Any] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def on_test_start(self, environment: Environment, **_: Any) -> None:
+        self.finalized = False
+        self.exchange.role_stats.reset_all()
+        self.profile = _profile_or_none(environment)
+        self.recorder.start(list(self.profile.sla) if self.profile else [])
+
+    def on_quitting(self, environment: Environment, **_: Any) -> None:
+        if self.finalized or self.recorder.t0 is None:
+            return
+        self.finalized = True
+        try:
+            self.finalize()
+        except Exception:
+            log.exception("erpload: building the verdict failed")
+            environment.process_exit_code = int(ExitCode.INTERNAL_ERROR)
+
+    # -- verdict -----------------------------------------------------------------------------
+    def extra_metrics(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, fn in self.extra_providers.items():
+            try:
+                value = fn()
+            except Exception:
+                log.exception("erpload: metric %s failed", name)
+                continue
+            if value is not None:
+                out[name] = value
+        return out
+
+    def finalize(self) -> None:
+        """Evaluate every rule on the merged data, decide the exit code, write the reports."""
+        env, rec = self.env, self.recorder
+        rec.stop()
+        rec.sample()  # last point, after the workers' final reports arrived
+        end = rec.snapshot(self.extra_metrics())
+        profile = self.profile or current_profile(env)
+        rules = list(profile.sla) if profile else []
+        results = evaluate(rules, end, rec.windows(end))
+        notes: list[str] = []
+        code = self._exit_code(results, profile, notes)
+
+        baseline = None
+        opts = env.parsed_options
+        if getattr(opts, "baseline", ""):
+            try:
+                base = json.loads(Path(opts.baseline).read_text())
+                pre = build_summary(end, results, exit_code=int(code), host=env.host or "")
+                comparison = compare(pre.to_dict(), base, tolerance=opts.baseline_tolerance)
+                baseline = comparison.to_dict()
+                if comparison.regressions and code in (ExitCode.PASS, ExitCode.REQUEST_FAILURES):
+                    code = ExitCode.SLA_BREACHED
+                    notes.append(f"{len(comparison.regressions)} regression(s) against baseline {opts.baseline}")
+            except (OSError, ValueError) as e:
+                notes.append(f"baseline {opts.baseline} not used: {e}")
+
+        rec.timeline.close(rec.elapsed())
+        summary = build_summary(
+            end, results, exit_code=int(code),
+            profile=ProfileInfo(profile.name, str(profile.source_path or ""), profile.description) if profile else None,
+            started_at=rec.started_wall, ended_at=time.time(), host=env.host or "",
+            workers=rec.max_workers, errors=[e.serialize() for e in env.stats.errors.values()],
+            timeline=rec.timeline.to_dict(), baseline=baseline, resources=self.resources or None, notes=notes,
+        )
+        if rules or profile:
+            for line in verdict_lines(results):
+                log.info("%s", line)
+        for n in notes:
+            log.warning("erpload: %s", n)
+        if getattr(opts, "report_dir", ""):
+            paths = write_reports(summary, opts.report_dir)
+            if os.environ.get("GITHUB_STEP_SUMMARY"):
+                append_step_summary(render_markdown(summary))
+            log.info("erpload: verdict %s (exit %d); reports: %s", summary.verdict, int(code),
+                     ", ".join(str(p) for p in paths.values()))
+        if rules or profile or code != ExitCode.PASS:
+            env.process_exit_code = int(code)
+
+    def _exit_code(self, results: list, profile: Profile | None, notes: list[str]) -> ExitCode:
+        env, rec = self.env, self.recorder
+        if rec.trip is not None:
+            notes.append(f"stopped early at {rec.trip.at_s:.0f}s by live SLA rule: {rec.trip.rule.title}")
+            return ExitCode.SLA_BREACHED
+        if profile is not None and rec.elapsed() < profile.duration_s - 1.0:
+            notes.append(f"interrupted at {rec.elapsed():.0f}s of a {profile.duration_s:.0f}s profile")
+            return ExitCode.ABORTED
+        if env.runner is not None and env.runner.exceptions:
+            notes.append(f"{len(env.runner.exceptions)} distinct unhandled exception(s) in user code")
+        if results:
+            return ExitCode.PASS if all(r.passed for r in results) else ExitCode.SLA_BREACHED
+        if env.stats.total.num_failures or (env.runner is not None and env.runner.exceptions):
+            return ExitCode.REQUEST_FAILURES
+        return ExitCode.PASS
+
+
+def _profile_or_none(environment: Environment) -> Profile | None:
+    profile = current_profile(environment)
+    if profile is not None:
+        return profile
+    path = getattr(environment.parsed_options, "load_profile", "")
+    return load_profile(path) if path else None
+
+
+def _validate_early(environment: Environment) -> None:
+    """Fail before any user spawns (headless): exit 2 with every problem listed."""
+    path = getattr(environment.parsed_options, "load_profile", "")
+    if not path:
+        return
+    try:
+        load_profile(path, known_roles=[c.__name__ for c in environment.user_classes])
+    except ConfigError as e:
+        sys.stderr.write(e.render() + "\n")
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(int(ExitCode.CONFIG_INVALID))  # nothing started yet; skip Locust's shutdown path
+
+
+def install(environment: Environment) -> ErploadRun:
+    """Install erpload on an Environment (every process); idempotent."""
+    existing = getattr(environment, "erpload", None)
+    if isinstance(existing, ErploadRun):
+        return existing
+    # Locust's 2-significant-digit buckets are up to 5 % off; bucketing happens where requests are
+    # made, so every process (workers included) must use the fine buckets.
+    locust.stats.bucket_response_time = fine_bucket
+    run = ErploadRun(environment)
+    environment.erpload = run  # type: ignore[attr-defined]
+    run.exchange.install(environment)
+    install_shape_support(environment)
+    arrival.install_arrival(environment, run.exchange)
+    if not isinstance(environment.runner, WorkerRunner):
+        if environment.parsed_options is not None:
+            _validate_early(environment)
+        environment.events.test_start.add_listener(run.on_test_start)
+        environment.events.quitting.add_listener(run.on_quitting)
+        environment.events.erpload_stage.add_listener(run.recorder.on_stage)
+        run.extra_providers["rbac_violations"] = _rbac_violations
+    return run
+
+
+def _rbac_violations() -> int | None:
+    try:
+        from erpload.users import rbac_violations
+    except ImportError:
+        return None
+    return sum(rbac_violations().values())
+
+
+@events.init_command_line_parser.add_listener
+def _on_parser(parser: Any, **_: Any) -> None:
+    add_options(parser)
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    if environment.runner is not None:
+        install(environment)
+

@@ -1,0 +1,135 @@
+"""The master's (or local runner's) view of one run: timeline, stage marks, live SLA aborts, final snapshot.
+
+Runs only where the merged stats live (master / local runner): a greenlet samples the merged
+Locust stats once per `interval` seconds into a bounded `Timeline`, keeps a cumulative snapshot at
+every stage start (for `window: steady` / `stage:NAME` rules) and checks `abort: true` rules live.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import MasterRunner
+from locust.stats import RequestStats as LocustStats
+
+from erpload.histogram import Histogram
+from erpload.sla import Rule
+from erpload.sla_eval import LiveAbortTracker, Trip
+from erpload.snapshot import RequestStats, Snapshot, stage_windows
+from erpload.timeline import Timeline
+
+log = logging.getLogger("erpload")
+
+
+def snapshot_of(stats: LocustStats, role_stats: LocustStats, duration_s: float,
+                extra: dict[str, Any] | None = None) -> Snapshot:
+    """A cumulative, independent copy of Locust's merged stats (+ per-role aggregates)."""
+    snap = Snapshot(duration_s=duration_s, extra=dict(extra or {}))
+    for entry in list(stats.entries.values()):
+        if entry.num_requests or entry.num_failures:
+            snap.add(RequestStats.from_locust(entry.serialize()))
+    for (role, _method), entry in list(role_stats.entries.items()):
+        if entry.num_requests or entry.num_failures:
+            rs = RequestStats.from_locust(entry.serialize())
+            rs.method, rs.name = "ROLE", role
+            snap.roles[role] = rs
+    snap.total = RequestStats.from_locust(stats.total.serialize())
+    return snap
+
+
+class RunRecorder:
+    """Samples the run on the master; owns the timeline, the stage marks and the live-abort tracker."""
+
+    def __init__(self, environment: Environment, role_stats: LocustStats, interval: float = 1.0) -> None:
+        self.env = environment
+        self.role_stats = role_stats
+        self.interval = interval
+        self.timeline = Timeline()
+        self.marks: list[tuple[str, Snapshot]] = []
+        self.steady: set[str] = set()
+        self.tracker: LiveAbortTracker | None = None
+        self.trip: Trip | None = None
+        self.t0: float | None = None
+        self.started_wall: float | None = None
+        self.max_workers = 0
+        self._prev: tuple[float, int, int, Histogram] | None = None
+        self._glet: gevent.Greenlet | None = None
+
+    def elapsed(self) -> float:
+        return 0.0 if self.t0 is None else time.monotonic() - self.t0
+
+    def start(self, rules: list[Rule]) -> None:
+        """Begin a run: reset the timeline and marks, arm the live-abort rules, start sampling."""
+        self.stop()
+        self.timeline, self.marks, self.trip = Timeline(), [], None
+        self.t0, self.started_wall = time.monotonic(), time.time()
+        self.tracker = LiveAbortTracker(rules) if any(r.abort for r in rules) else None
+        self._prev = None
+        self._glet = gevent.spawn(self._loop)
+
+    def stop(self) -> None:
+        if self._glet is not None:
+            self._glet.kill(block=False)
+            self._glet = None
+
+    def snapshot(self, extra: dict[str, Any] | None = None) -> Snapshot:
+        return snapshot_of(self.env.stats, self.role_stats, self.elapsed(), extra)
+
+    def on_stage(self, index: int, name: str, start_s: float, plan: Any = None, **_: Any) -> None:
+        """Stage boundary from ProfileShape: mark it, keep a cumulative snapshot, print progress."""
+        t = self.elapsed()
+        self.timeline.mark_stage(index, name, t)
+        self.marks.append((name, self.snapshot()))
+        if plan is not None and getattr(plan, "steady", False):
+            self.steady.add(name)
+
+    def windows(self, end: Snapshot) -> dict[str, Snapshot]:
+        return stage_windows(self.marks, end, self.steady) if self.marks else {"all": end}
+
+    def _loop(self) -> None:
+        while True:
+            gevent.sleep(self.interval)
+            try:
+                self.sample()
+            except Exception:  # sampling must never kill the run
+                log.exception("erpload: timeline sample failed")
+
+    def sample(self) -> None:
+        """Append one timeline point; check live-abort rules."""
+        runner = self.env.runner
+        if isinstance(runner, MasterRunner):
+            self.max_workers = max(self.max_workers, len(runner.clients))
+        now = self.elapsed()
+        total = self.env.stats.total
+        hist = Histogram.from_locust(total.response_times)
+        count, fails = total.num_requests, total.num_failures
+        if self._prev is None:
+            prev_t, prev_count, prev_fails, prev_hist = 0.0, 0, 0, Histogram()
+        else:
+            prev_t, prev_count, prev_fails, prev_hist = self._prev
+        self._prev = (now, count, fails, hist)
+        dt = max(now - prev_t, 1e-6)
+        dn = count - prev_count
+        window = hist.minus(prev_hist) if dn > 0 else Histogram()
+        pct = [window.percentile(p) if window.count else None for p in (0.5, 0.95, 0.99)]
+        self.timeline.append(now, dt, runner.user_count if runner else 0, dn / dt,
+                             (fails - prev_fails) / dn if dn > 0 else 0.0, *pct)
+        if self.tracker is not None and self.trip is None:
+            end = self.snapshot()
+            trip = self.tracker.check(now, end, self.windows(end))
+            if trip is not None:
+                self._abort(trip)
+
+    def _abort(self, trip: Trip) -> None:
+        self.trip = trip
+        text = (f"SLA ABORT {trip.rule.title}: observed {trip.result.detail} "
+                f"(failing since {trip.failing_since_s:.0f}s) -> stopping the run")
+        log.error("erpload: %s", text)
+        self.timeline.mark_event(trip.at_s, text)
+        runner = self.env.runner
+        headless = getattr(self.env.parsed_options, "headless", True)
+        gevent.spawn(runner.quit if headless else runner.stop)

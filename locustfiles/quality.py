@@ -1,0 +1,73 @@
+"""Quality control: inspectors work through pending QC tests and record pass/fail results."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from locust import between, task
+
+from erpload.users import ErpUser, Probe
+
+TESTS = "/qc/tests"
+RESULT = "/qc/tests/[id]/result"
+PASS_SHARE = 0.9  # most lots pass; the rest go back to finishing as rework
+DEFECT_NOTES = ("open seam", "skipped stitch", "shade mismatch", "loose thread", "wrong label", "stain")
+
+
+class QcInspector(ErpUser):
+    """QC inspector: lists pending tests, inspects a lot, submits the result (mostly pass, some fail)."""
+
+    role_key = "qc"
+    wait_time = between(5, 15)  # inspecting a sample of the lot takes a while
+    rbac_probes = (
+        Probe("GET", "/admin/audit-log", "/admin/audit-log"),
+        Probe("GET", "/warehouse/receipts", "/warehouse/receipts"),
+        Probe("GET", "/production/work-orders", "/production/work-orders", params={"department": "finishing"}),
+        Probe("POST", "/production/finishing", "/production/finishing", json={"work_order_id": 0, "quantity": 1}),
+    )
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.pending: list[Any] = []  # ids of pending tests seen on the list
+
+    @task(5)
+    def review_pending(self) -> None:
+        """Open the list of lots waiting for inspection."""
+        body = self.api("GET", TESTS, params={"status": "pending", "page_size": 50}, required=("items", "total"))
+        if body is not None:
+            self.pending = [t["id"] for t in body["items"] if isinstance(t, dict) and "id" in t]
+
+    @task(10)
+    def inspect_lot(self) -> None:
+        """Inspect one pending lot and submit the result; 409 means a colleague already did."""
+        if not self.pending:
+            self.review_pending()
+        if not self.pending:
+            return
+        test_id = self.pending.pop(random.randrange(len(self.pending)))
+        passed = random.random() < PASS_SHARE
+        result: dict[str, Any] = {"passed": passed, "defects": random.randint(0, 2) if passed else random.randint(3, 20)}
+        if not passed:
+            result["notes"] = random.choice(DEFECT_NOTES)
+        expected = "passed" if passed else "failed"
+        self.api("POST", f"{TESTS}/{test_id}/result", name=RESULT, json=result, ok_conflict=True,
+                 required=("test.id", "test.status", "next"),
+                 validate=lambda b: None if b["test"]["status"] == expected
+                 else f"submitted {expected} but the test is now {b['test']['status']!r}")
+
+    @task(2)
+    def review_history(self) -> None:
+        """Look back at recently passed or failed lots."""
+        self.api("GET", TESTS, params={"status": random.choice(("passed", "failed")), "page": random.randint(1, 3),
+                                       "page_size": 50}, required=("items", "total"))
+
+    @task(2)
+    def dashboard(self) -> None:
+        """Glance at the dashboard."""
+        self.open_dashboard()
+
+    @task(1)
+    def probe(self) -> None:
+        """Try a screen the role may not open (RBAC probe)."""
+        self.rbac_probe()

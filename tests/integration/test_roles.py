@@ -1,0 +1,258 @@
+"""Role users against the real reference ERP: each workflow advances, names are templates, faults are failures."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+if "locust" not in sys.modules:  # tests/conftest.py imported requests (so ssl) before any gevent patching:
+    from gevent import monkey  # patching ssl now recurses (gevent#1016); patch the rest as locust would,
+
+    monkey.patch_all(ssl=False)  # keep ssl (the targets here are plain http), and import locust unpatched
+    os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
+    import locust  # noqa: F401
+    del os.environ["LOCUST_SKIP_MONKEY_PATCH"]  # never inherited by the processes other tests start
+
+import gevent
+import pytest
+import requests
+from locust.env import Environment
+from procs import ROOT, Target
+
+from erpload import credentials
+from erpload import users as U
+
+
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"_roles_test_{name}", ROOT / "locustfiles" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+OPS, QC, PLAN, WH, ADM = (_load(n) for n in ("operators", "quality", "planning", "warehouse", "admins"))
+ALL = [OPS.CuttingOperator, OPS.SewingOperator, OPS.FinishingOperator, QC.QcInspector, PLAN.PpicPlanner,
+       WH.WarehouseClerk, ADM.Admin]
+ID_IN_NAME = re.compile(r"/\d+(/|$)|(FAB|TRM|ACC|FG)-\d")
+COMMON = {("POST", "/auth/login"), ("GET", "/auth/me"), ("GET", "/dashboard")}
+
+
+class Run:
+    """One in-process Locust run: its environment, runner and any user_error raised."""
+
+    def __init__(self, classes: list[type], host: str, users: int, *, until: Callable[[], bool] | None = None,
+                 min_s: float = 3.0, max_s: float = 30.0, during: Callable[[Run], None] | None = None) -> None:
+        self.env = Environment(user_classes=classes, host=host)
+        self.user_errors: list[BaseException] = []
+        self.env.events.user_error.add_listener(lambda exception, **_: self.user_errors.append(exception))
+        self.runner = self.env.create_local_runner()
+        self.runner.start(users, spawn_rate=users)
+        started = time.monotonic()
+        while True:  # bounded: stop as soon as the workflow has visibly advanced, fail later if it never does
+            gevent.sleep(0.25)
+            elapsed = time.monotonic() - started
+            if during is not None and elapsed >= min_s / 2:
+                during(self)
+                during = None
+            if elapsed >= max_s or (elapsed >= min_s and (until is None or until())):
+                break
+        self.alive = self.runner.user_count
+        self.runner.quit()
+        self.elapsed = time.monotonic() - started
+
+    @property
+    def names(self) -> set[tuple[str, str]]:
+        return {(method, name) for name, method in self.env.stats.entries}
+
+    @property
+    def failures(self) -> list[str]:
+        return sorted(f"{e.method} {e.name}: {e.error} x{e.occurrences}" for e in self.env.stats.errors.values())
+
+    def assert_clean(self) -> None:
+        assert self.runner.exceptions == {} and self.user_errors == []
+        assert self.failures == [], "\n".join(self.failures)
+        assert not [n for _, n in self.names if ID_IN_NAME.search(n)], self.names
+        assert any(n.endswith(U.PROBE_SUFFIX) for _, n in self.names), "no RBAC probe ran"
+        assert U.rbac_violations() == {}
+        assert U.session_counts().get("task_errors", 0) == 0
+
+
+class Api:
+    """Plain `requests` view of the target, logged in as one seeded account, to check what the users did."""
+
+    def __init__(self, target: Target, username: str = "admin01") -> None:
+        self.url = target.url
+        self.headers = {"Authorization": "Bearer " + target.login(username)}
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = requests.get(self.url + path, params=params, headers=self.headers, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def total(self, path: str, **params: Any) -> int:
+        return self.get(path, page_size=1, **params)["total"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> Any:
+    """Short think time, empty tallies and a fresh credential pool for every test."""
+    U.set_think_time("0.02,0.1")
+    U.reset_tallies()
+    credentials.reset_pool()
+    yield
+    U.set_think_time(None)
+    credentials.reset_pool()
+
+
+@pytest.fixture(scope="module")
+def api(target: Target) -> Api:
+    return Api(target)
+
+
+@pytest.mark.parametrize("cls, step, after", [
+    (OPS.CuttingOperator, "cutting", ("sewing", "open")),
+    (OPS.SewingOperator, "sewing", ("finishing", "open")),
+    (OPS.FinishingOperator, "finishing", None),
+], ids=["cutting", "sewing", "finishing"])
+def test_operators_claim_and_finish_work_orders(target: Target, api: Api, cls: type, step: str,
+                                                after: tuple[str, str] | None) -> None:
+    wo = "/production/work-orders"
+    done0 = api.total(wo, department=step, status="done")
+    next0 = api.total(wo, department=after[0], status=after[1]) if after else api.total("/qc/tests")
+    run = Run([cls], target.url, 5, until=lambda: api.total(wo, department=step, status="done") >= done0 + 5)
+    run.assert_clean()
+    assert {("GET", wo), ("POST", f"{wo}/[id]/claim"), ("POST", f"/production/{step}"),
+            ("PATCH", f"{wo}/[id]")} | COMMON <= run.names
+    assert api.total(wo, department=step, status="done") >= done0 + 5
+    assert (api.total(wo, department=after[0], status=after[1]) if after else api.total("/qc/tests")) > next0
+
+
+def test_qc_inspectors_pass_and_fail_lots(target: Target, api: Api) -> None:
+    passed0, failed0 = api.total("/qc/tests", status="passed"), api.total("/qc/tests", status="failed")
+    run = Run([QC.QcInspector], target.url, 4,
+              until=lambda: api.total("/qc/tests", status="passed") >= passed0 + 10)
+    run.assert_clean()
+    assert {("GET", "/qc/tests"), ("POST", "/qc/tests/[id]/result")} | COMMON <= run.names
+    assert api.total("/qc/tests", status="passed") >= passed0 + 10
+    assert api.total("/qc/tests", status="failed") >= failed0  # ~10 % fail: not guaranteed in a short run
+
+
+def test_planners_create_and_browse_orders(target: Target, api: Api) -> None:
+    mos0 = api.total("/ppic/manufacturing-orders")
+    run = Run([PLAN.PpicPlanner], target.url, 3,
+              until=lambda: api.total("/ppic/manufacturing-orders") >= mos0 + 5)
+    run.assert_clean()
+    assert {("GET", "/ppic/manufacturing-orders"), ("POST", "/ppic/manufacturing-orders"),
+            ("GET", "/ppic/manufacturing-orders/[id]"), ("POST", "/reports/production")} | COMMON <= run.names
+
+
+def test_warehouse_receives_and_adjusts_stock_matching_the_ledger(target: Target, api: Api,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    received0 = api.total("/warehouse/receipts", status="received")
+    pending = api.get("/warehouse/receipts", status="pending", page_size=200)["items"]  # oldest first
+    fixed = [s["sku"] for s in api.get("/warehouse/stock", q="TRM-00010", page_size=50)["items"]]
+    skus = {r["sku"] for r in pending} | set(fixed)
+    before = {sku: api.get(f"/warehouse/stock/{sku}")["quantity"] for sku in skus}
+    monkeypatch.setattr(WH, "SEARCHES", ("TRM-00010",))  # clerks only search (and so adjust) known items
+
+    class Clerk(WH.WarehouseClerk):
+        """A clerk who only knows the TRM-00010x items, so every touched SKU has a known start quantity."""
+
+        def on_start(self) -> None:
+            super().on_start()
+            self.stock = {sku: before[sku] for sku in fixed}
+
+    run = Run([Clerk], target.url, 3, until=lambda: len(U.stock_ledger()) >= 12, min_s=4)
+    run.assert_clean()
+    assert {("GET", "/warehouse/receipts"), ("POST", "/warehouse/receipts/[id]/receive"), ("GET", "/warehouse/stock"),
+            ("GET", "/warehouse/stock/[sku]"), ("POST", "/warehouse/stock/[sku]/adjust")} | COMMON <= run.names
+    ledger = U.stock_ledger()
+    assert api.total("/warehouse/receipts", status="received") >= received0 + 3
+    assert sum(e["count"] for e in ledger.values()) >= 3 and sum(e["receipts"] for e in ledger.values()) >= 3
+    assert set(ledger) <= skus, set(ledger) - skus
+    for sku, entry in ledger.items():  # a healthy target loses nothing: final = start + adjustments + receipts
+        assert api.get(f"/warehouse/stock/{sku}")["quantity"] == before[sku] + entry["delta"] + entry["received"], sku
+
+
+def test_admins_browse_users_audit_log_and_rbac(target: Target) -> None:
+    run = Run([ADM.Admin], target.url, 3, min_s=4)
+    run.assert_clean()
+    assert {("GET", "/admin/users"), ("GET", "/admin/audit-log"), ("GET", "/admin/rbac"),
+            ("POST", "/reports/production"), ("GET", "/ppic/manufacturing-orders")} | COMMON <= run.names
+
+
+def test_token_renewed_before_expiry(tmp_path: Path) -> None:
+    short = Target(tmp_path, "--token-ttl", "3", name="short-ttl")
+    try:
+        run = Run([QC.QcInspector, ADM.Admin], short.url, 2, min_s=7, max_s=7)
+    finally:
+        short.stop()
+    run.assert_clean()  # no 401 ever: renewal happens before the token runs out
+    counts = U.session_counts()
+    assert counts["login"] == 2 and counts.get("renew", 0) >= 4, counts
+
+
+def test_relogin_after_a_rejected_token(target: Target) -> None:
+    def corrupt(run: Run) -> None:
+        for g in run.runner.user_greenlets:
+            g.args[0]._auth = {"Authorization": "Bearer not-a-jwt"}
+
+    run = Run([OPS.CuttingOperator], target.url, 3, min_s=4, max_s=4, during=corrupt)
+    counts = U.session_counts()
+    assert counts.get("relogin_401", 0) == 3, counts
+    assert all(": HTTP 401 (" in f for f in run.failures), run.failures
+    assert 1 <= sum(e.occurrences for e in run.env.stats.errors.values()) <= 3  # one rejected request per user
+    assert run.runner.exceptions == {} and run.user_errors == [] and run.alive == 3
+
+
+def test_passwords_never_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+                                capfd: pytest.CaptureFixture[str]) -> None:
+    good, bad = "Pw-for-the-log-test-81", "Wrong-pw-for-the-log-test-27"
+    t = Target(tmp_path, "--seed-password", good, name="pw-target")
+    accounts = {role: [{"username": u.username, "password": good} for u in us[:2]]
+                for role, us in credentials.seeded_accounts("x").items()}
+    accounts["qc"] = [{"username": "qc01", "password": bad}]  # a wrong one: its login fails, visibly
+    creds = tmp_path / "creds.json"
+    creds.write_text(json.dumps(accounts))
+    monkeypatch.setenv("ERPLOAD_CREDENTIALS", str(creds))
+    caplog.set_level(logging.DEBUG)
+    try:
+        run = Run(ALL, t.url, 7, min_s=4, max_s=4)
+    finally:
+        t.stop()
+    assert run.failures and all(f.startswith("POST /auth/login: HTTP 401") for f in run.failures), run.failures
+    out, err = capfd.readouterr()
+    seen = "\n".join([caplog.text, out, err, *run.failures, repr(credentials.pool().next("admin"))])
+    assert good not in seen and bad not in seen and "Pw-for" not in seen
+    assert good not in t.proc.output and bad not in t.proc.output
+    assert run.runner.exceptions == {} and run.user_errors == []
+
+
+@pytest.mark.parametrize("flags, kinds", [
+    (("--error-rate", "0.3", "--malformed-rate", "0.2"), ("HTTP 500", "body is not JSON")),
+    (("--reset-rate", "0.15", "--hang-rate", "0.03"), ("no valid response",)),
+], ids=["errors-malformed", "resets-hangs"])
+def test_faults_become_counted_failures_not_tracebacks(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                       flags: tuple[str, ...], kinds: tuple[str, ...]) -> None:
+    faulty = Target(tmp_path, *flags, name="faulty")
+    quick = [type(c.__name__, (c,), {"network_timeout": 1.0, "connection_timeout": 1.0}) for c in ALL]
+    try:
+        run = Run(quick, faulty.url, 14, min_s=8, max_s=8)
+    finally:
+        faulty.stop()
+    failures = "\n".join(run.failures)
+    assert run.runner.exceptions == {} and run.user_errors == [], run.runner.exceptions
+    assert "Traceback" not in caplog.text and U.session_counts().get("task_errors", 0) == 0, failures
+    assert all(k in failures for k in kinds), failures
+    assert run.alive == 14 and run.env.stats.total.num_requests > 300
+    assert run.env.stats.total.num_failures < run.env.stats.total.num_requests  # users kept working
+    assert not [n for _, n in run.names if ID_IN_NAME.search(n)]
