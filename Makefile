@@ -19,7 +19,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/erpload demo $(ARGS)
 
-test: $(STAMP)
+# Browser tests (report.html, web UI) drive Debian's Chromium through Playwright; install it if missing.
+BROWSER := /usr/bin/chromium
+$(BROWSER):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "browser tests need $(BROWSER): run 'sudo apt-get install chromium'" >&2; exit 1; fi
+
+test: $(STAMP) $(BROWSER)
 	$(VENV)/bin/ruff check lib locustfiles tests bench
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -51,7 +51,8 @@ class _Operator(ErpUser):
     def _load_mine(self) -> None:
         self.refresh_mine = False
         body = self.api("GET", WORK_ORDERS, params={"department": self.department, "status": "in_progress",
-                                                    "page_size": 200}, required=("items", "total"))
+                                                    "assignee": self.username, "page_size": 20},
+                        required=("items", "total"))
         if body is not None:
             self.mine = [wo for wo in body["items"] if isinstance(wo, dict) and wo.get("assignee") == self.username
                          and all(k in wo for k in _WO_FIELDS)][:5]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import sys
+# Integration tests run Locust in-process, and Locust monkey-patches the process with gevent on
+# import. Patching after `ssl`/`requests` were imported recurses inside ssl, so patch first, here.
+from gevent import monkey
+
+monkey.patch_all()
+
+import sys  # noqa: E402
 from pathlib import Path
 
-import pytest
+import pytest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

@@ -20,8 +20,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or a bad flag (2, message already printed)
         return int(e.code or 0) if not isinstance(e.code, str) else 2
-    logging.basicConfig(level=config.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=config.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from erp_target.server import serve  # Flask & co. load after the monkey-patching above
 
     try:

@@ -16,8 +16,12 @@ bp = Blueprint("admin", __name__)
 
 
 def _user_json(row: Any) -> dict[str, Any]:
-    return {"username": row["username"], "role": row["role"], "department": row["department"],
-            "active": bool(row["active"])}
+    return {
+        "username": row["username"],
+        "role": row["role"],
+        "department": row["department"],
+        "active": bool(row["active"]),
+    }
 
 
 def _audit_json(row: Any) -> dict[str, Any]:
@@ -32,8 +36,18 @@ def list_users() -> Response:
     role = get_choice(query_str("role"), "role", rbac.ROLES)
     if role:
         where.append(("role = ?", role))
-    return reply(models.paged(state().db, "users", "username, role, department, active", where, "username",
-                              page, size, _user_json))
+    return reply(
+        models.paged(
+            state().db,
+            "users",
+            "username, role, department, active",
+            where,
+            "username",
+            page,
+            size,
+            _user_json,
+        )
+    )
 
 
 @route(bp, "GET", "/admin/audit-log")
@@ -44,8 +58,18 @@ def audit_log() -> Response:
     action = query_str("action")
     if action:
         where.append(("action = ?", action))
-    return reply(models.paged(state().db, "audit_log", "id, at, username, action, entity, entity_id, detail",
-                              where, "id DESC", page, size, _audit_json))
+    return reply(
+        models.paged(
+            state().db,
+            "audit_log",
+            "id, at, username, action, entity, entity_id, detail",
+            where,
+            "id DESC",
+            page,
+            size,
+            _audit_json,
+        )
+    )
 
 
 @route(bp, "GET", "/admin/rbac")
@@ -71,5 +95,11 @@ def put_faults() -> Response:
         raise ApiError(422, "validation", str(e), e.field) from None
     if changes:
         with st.db.write() as tx:
-            tx.audit(user().username, "faults.update", "faults", "-", ", ".join(f"{k}={v}" for k, v in changes.items()))
+            tx.audit(
+                user().username,
+                "faults.update",
+                "faults",
+                "-",
+                ", ".join(f"{k}={v}" for k, v in changes.items()),
+            )
     return reply(new.to_json())

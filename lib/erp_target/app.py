@@ -26,8 +26,16 @@ log = logging.getLogger(__name__)
 
 core = Blueprint("core", __name__)
 MAX_BODY = 1024 * 1024
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 422: "validation"}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "validation",
+}
 
 
 @route(core, "GET", "/health")
@@ -39,8 +47,14 @@ def health() -> Response:
         db_ok = "ok"
     except Exception as e:  # noqa: BLE001 - health reports the failure instead of raising it
         db_ok = f"error: {e}"
-    return reply({"status": "ok" if db_ok == "ok" else "degraded", "db": db_ok,
-                  "uptime_s": round(time.monotonic() - st.started, 3)}, 200 if db_ok == "ok" else 503)
+    return reply(
+        {
+            "status": "ok" if db_ok == "ok" else "degraded",
+            "db": db_ok,
+            "uptime_s": round(time.monotonic() - st.started, 3),
+        },
+        200 if db_ok == "ok" else 503,
+    )
 
 
 @route(core, "GET", "/metrics")
@@ -95,21 +109,41 @@ def create_app(config: TargetConfig | None = None) -> Flask:
     if path is None:
         temp_dir = tempfile.mkdtemp(prefix="erp_target-")
         path = os.path.join(temp_dir, "erp.db")
-    db = Database(path, delay=faults.db_delay)
+    db: Database | None = None
     try:
+        db = Database(path, delay=faults.db_delay)
         counts, reused = open_or_seed(db.conn, config.seed_password)
-    except Exception:
-        db.conn.close()
+    except BaseException:
+        if db is not None:
+            db.conn.close()
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
         raise
     app = Flask("erp_target", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    metrics_ = Metrics(faults, lambda: db.conn)
+    conn = db.conn
+    metrics_ = Metrics(faults, lambda: conn)
     app.extensions[EXTENSION] = State(
-        config=config, db=db, faults=faults, metrics=metrics_,
-        jwt_secret=config.jwt_secret or secrets.token_urlsafe(32), counts=counts, reused_db=reused,
+        config=config,
+        db=db,
+        faults=faults,
+        metrics=metrics_,
+        jwt_secret=config.jwt_secret or secrets.token_urlsafe(32),
+        counts=counts,
+        reused_db=reused,
         temp_dir=temp_dir,
     )
-    for bp in (core, auth.bp, dashboard.bp, ppic.bp, production.bp, qc.bp, warehouse.bp, reports.bp, admin.bp):
+    for bp in (
+        core,
+        auth.bp,
+        dashboard.bp,
+        ppic.bp,
+        production.bp,
+        qc.bp,
+        warehouse.bp,
+        reports.bp,
+        admin.bp,
+    ):
         app.register_blueprint(bp)
     app.before_request(_authorize)
     app.register_error_handler(ApiError, _api_error)

@@ -35,8 +35,9 @@ def authenticate(header: str | None, secret: str) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Authorization header must be 'Bearer <token>'")
     try:
-        claims = jwt.decode(token.strip(), secret, algorithms=[ALGORITHM],
-                            options={"require": ["exp", "iat", "sub", "role"]})
+        claims = jwt.decode(
+            token.strip(), secret, algorithms=[ALGORITHM], options={"require": ["exp", "iat", "sub", "role"]}
+        )
     except jwt.ExpiredSignatureError:
         raise _unauthorized("token expired; log in again") from None
     except jwt.InvalidTokenError as e:
@@ -52,17 +53,24 @@ def login() -> Response:
     """Exchange username + password for a bearer token."""
     body = json_body()
     username = get_str(body, "username", max_len=100)
-    password = get_str(body, "password", max_len=200, allow_empty=True)
+    password = get_str(body, "password", max_len=200, secret=True)
     st = state()
-    row = st.db.one("SELECT username, role, department, password_hash, active FROM users WHERE username = ?",
-                    (username,))
+    row = st.db.one(
+        "SELECT username, role, department, password_hash, active FROM users WHERE username = ?", (username,)
+    )
     ok = passwords.verify_async(password or "", row["password_hash"] if row else None)
     if row is None or not ok or not row["active"]:
         raise _unauthorized("wrong username or password")
     who = Principal(row["username"], row["role"], row["department"])
     token = issue_token(who, st.jwt_secret, st.config.token_ttl)
-    return reply({"access_token": token, "token_type": "bearer", "expires_in": st.config.token_ttl,
-                  "user": who.to_json()})
+    return reply(
+        {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": st.config.token_ttl,
+            "user": who.to_json(),
+        }
+    )
 
 
 @route(bp, "GET", "/auth/me")

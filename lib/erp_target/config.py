@@ -50,13 +50,22 @@ _FAULT_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
 
 def build_parser(prog: str = "python -m erp_target") -> argparse.ArgumentParser:
     """The CLI of the reference ERP (also used by `erpload target`)."""
-    p = argparse.ArgumentParser(prog=prog, description="Reference garment-manufacturing ERP (docs/erp-api.md).")
+    p = argparse.ArgumentParser(
+        prog=prog, description="Reference garment-manufacturing ERP (docs/erp-api.md)."
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="TCP port; 0 picks a free one (default 8080)")
-    p.add_argument("--db", dest="db_path", metavar="PATH",
-                   help="SQLite file; reused if already seeded, seeded otherwise (default: a temp file)")
-    p.add_argument("--seed-password", default=None,
-                   help="password of every seeded account (default: $ERP_SEED_PASSWORD, else erpload-demo)")
+    p.add_argument(
+        "--db",
+        dest="db_path",
+        metavar="PATH",
+        help="SQLite file; reused if already seeded, seeded otherwise (default: a temp file)",
+    )
+    p.add_argument(
+        "--seed-password",
+        default=None,
+        help="password of every seeded account (default: $ERP_SEED_PASSWORD, else erpload-demo)",
+    )
     p.add_argument("--seed-only", action="store_true", help="seed (or check) --db, print the counts and exit")
     p.add_argument("--jwt-secret", default=None, help="HS256 secret (default: random per process)")
     p.add_argument("--token-ttl", type=int, default=3600, help="token lifetime in seconds (default 3600)")
@@ -65,8 +74,13 @@ def build_parser(prog: str = "python -m erp_target") -> argparse.ArgumentParser:
     g = p.add_argument_group("fault switches (also at run time: PUT /admin/faults)")
     for flag, key, typ, text in _FAULT_FLAGS:
         g.add_argument(flag, dest=key, type=typ, default=None, help=text)
-    g.add_argument("--racy-stock", dest="racy_stock", action="store_true", default=None,
-                   help="stock adjust does an unlocked read-modify-write (loses concurrent updates)")
+    g.add_argument(
+        "--racy-stock",
+        dest="racy_stock",
+        action="store_true",
+        default=None,
+        help="stock adjust does an unlocked read-modify-write (loses concurrent updates)",
+    )
     g.add_argument("--fault-seed", type=int, default=None, help="seed of the fault RNG (default: random)")
     return p
 
@@ -88,7 +102,15 @@ def parse_args(argv: Sequence[str] | None = None) -> TargetConfig:
         parser.error(f"--token-ttl: must be > 0 seconds, got {ns.token_ttl}")
     password = ns.seed_password or os.environ.get("ERP_SEED_PASSWORD") or DEFAULT_SEED_PASSWORD
     return TargetConfig(
-        host=ns.host, port=ns.port, db_path=ns.db_path, seed_password=password, jwt_secret=ns.jwt_secret,
-        token_ttl=ns.token_ttl, access_log=ns.access_log, faults=faults, fault_seed=ns.fault_seed,
-        seed_only=ns.seed_only, log_level=ns.log_level,
+        host=ns.host,
+        port=ns.port,
+        db_path=ns.db_path,
+        seed_password=password,
+        jwt_secret=ns.jwt_secret,
+        token_ttl=ns.token_ttl,
+        access_log=ns.access_log,
+        faults=faults,
+        fault_seed=ns.fault_seed,
+        seed_only=ns.seed_only,
+        log_level=ns.log_level,
     )

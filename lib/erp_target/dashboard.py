@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from .catalog import LOW_STOCK
 from .db import now_iso
 from .rbac import route
-from .seed import LOW_STOCK
 from .state import reply, state, user
 
 bp = Blueprint("dashboard", __name__)
@@ -18,11 +18,15 @@ def dashboard() -> Response:
     db = state().db
     who = user()
     if who.role == "operator":
-        rows = db.query("SELECT status, count(*) FROM work_orders WHERE department = ? "
-                        "AND status IN ('open', 'in_progress') GROUP BY status", (who.department,))
+        rows = db.query(
+            "SELECT status, count(*) FROM work_orders WHERE department = ? "
+            "AND status IN ('open', 'in_progress') GROUP BY status",
+            (who.department,),
+        )
     else:
-        rows = db.query("SELECT status, count(*) FROM work_orders WHERE status IN ('open', 'in_progress') "
-                        "GROUP BY status")
+        rows = db.query(
+            "SELECT status, count(*) FROM work_orders WHERE status IN ('open', 'in_progress') GROUP BY status"
+        )
     wo = {r[0]: r[1] for r in rows}
     cards = {
         "open_work_orders": wo.get("open", 0),
@@ -30,7 +34,8 @@ def dashboard() -> Response:
         "pending_qc": db.scalar("SELECT count(*) FROM qc_tests WHERE status = 'pending'"),
         "pending_receipts": db.scalar("SELECT count(*) FROM receipts WHERE status = 'pending'"),
         "open_manufacturing_orders": db.scalar(
-            "SELECT count(*) FROM manufacturing_orders WHERE status IN ('planned', 'in_progress')"),
+            "SELECT count(*) FROM manufacturing_orders WHERE status IN ('planned', 'in_progress')"
+        ),
         "low_stock_items": db.scalar("SELECT count(*) FROM stock_items WHERE quantity < ?", (LOW_STOCK,)),
     }
     return reply({"user": who.to_json(), "role": who.role, "cards": cards, "generated_at": now_iso()})

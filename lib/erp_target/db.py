@@ -109,8 +109,15 @@ class Database:
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "cache_size=-65536",
-                       "temp_store=MEMORY", "mmap_size=268435456", "foreign_keys=OFF"):
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "busy_timeout=5000",
+            "cache_size=-65536",
+            "temp_store=MEMORY",
+            "mmap_size=268435456",
+            "foreign_keys=OFF",
+        ):
             self.conn.execute(f"PRAGMA {pragma}")
         self._lock = gevent.lock.RLock()
         self._delay = delay or (lambda n: None)

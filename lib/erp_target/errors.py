@@ -77,8 +77,15 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
     return body
 
 
-def get_int(body: Mapping[str, Any], field: str, *, lo: int | None = None, hi: int | None = None,
-            required: bool = True, default: int | None = None) -> int | None:
+def get_int(
+    body: Mapping[str, Any],
+    field: str,
+    *,
+    lo: int | None = None,
+    hi: int | None = None,
+    required: bool = True,
+    default: int | None = None,
+) -> int | None:
     """An integer field (booleans and floats rejected) within [lo, hi]."""
     if field not in body or body[field] is None:
         if required:
@@ -94,16 +101,27 @@ def get_int(body: Mapping[str, Any], field: str, *, lo: int | None = None, hi: i
     return value
 
 
-def get_str(body: Mapping[str, Any], field: str, *, required: bool = True, max_len: int = 200,
-            allow_empty: bool = False) -> str | None:
-    """A string field, trimmed, at most `max_len` characters."""
+def get_str(
+    body: Mapping[str, Any],
+    field: str,
+    *,
+    required: bool = True,
+    max_len: int = 200,
+    allow_empty: bool = False,
+    secret: bool = False,
+) -> str | None:
+    """A string field, trimmed, at most `max_len` characters (`secret`: never echo the value)."""
     if field not in body or body[field] is None:
         if required:
             _fail(field, "required (a string)")
         return None
     value = body[field]
     if not isinstance(value, str):
-        _fail(field, f"must be a string, got {_got(value)}")
+        _fail(field, f"must be a string, got {type(value).__name__ if secret else _got(value)}")
+    if secret:
+        if len(value) > max_len:
+            _fail(field, f"must be at most {max_len} characters")
+        return value  # passwords are taken verbatim: no trimming
     value = value.strip()
     if not value and not allow_empty:
         _fail(field, "must not be empty")

@@ -18,8 +18,16 @@ from .faults import AbortConnection, Faults, WsgiApp
 UNMATCHED = "<unmatched>"  # path label of requests no route matched (404/405): raw paths never become labels
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-TABLES = ("manufacturing_orders", "work_orders", "qc_tests", "receipts", "stock_items", "users",
-          "stock_adjustments", "audit_log")
+TABLES = (
+    "manufacturing_orders",
+    "work_orders",
+    "qc_tests",
+    "receipts",
+    "stock_items",
+    "users",
+    "stock_adjustments",
+    "audit_log",
+)
 
 
 class _DbRows(Collector):
@@ -29,8 +37,9 @@ class _DbRows(Collector):
         self._conn = conn
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        fam = GaugeMetricFamily("erp_db_rows", "Rows per table (highest rowid; rows are never deleted)",
-                                labels=["table"])
+        fam = GaugeMetricFamily(
+            "erp_db_rows", "Rows per table (highest rowid; rows are never deleted)", labels=["table"]
+        )
         conn = self._conn()
         if conn is not None:
             for table in TABLES:
@@ -59,12 +68,22 @@ class Metrics:
 
     def __init__(self, faults: Faults, conn: Callable[[], sqlite3.Connection | None]):
         self.registry = CollectorRegistry()
-        self.requests = Counter("erp_http_requests", "HTTP requests by method, path template and status",
-                                ["method", "path", "status"], registry=self.registry)
-        self.latency = Histogram("erp_http_request_duration_seconds", "Time to produce the response",
-                                 ["method", "path"], buckets=BUCKETS, registry=self.registry)
-        self.injected = Counter("erp_faults_injected", "Faults injected by kind", ["kind"],
-                                registry=self.registry)
+        self.requests = Counter(
+            "erp_http_requests",
+            "HTTP requests by method, path template and status",
+            ["method", "path", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "erp_http_request_duration_seconds",
+            "Time to produce the response",
+            ["method", "path"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.injected = Counter(
+            "erp_faults_injected", "Faults injected by kind", ["kind"], registry=self.registry
+        )
         ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, process_resident_memory_bytes
         self.registry.register(_DbRows(conn))
         self.registry.register(_FaultGauge(faults))

@@ -20,26 +20,53 @@ Row = sqlite3.Row
 
 def mo(row: Row) -> dict[str, Any]:
     """MO object."""
-    return {k: row[k] for k in ("id", "number", "style", "product_sku", "customer", "quantity", "due_date",
-                                "status", "created_at")}
+    return {
+        k: row[k]
+        for k in (
+            "id",
+            "number",
+            "style",
+            "product_sku",
+            "customer",
+            "quantity",
+            "due_date",
+            "status",
+            "created_at",
+        )
+    }
 
 
 def wo(row: Row) -> dict[str, Any]:
     """WO object."""
-    return {k: row[k] for k in ("id", "mo_id", "department", "quantity", "quantity_done", "status",
-                                "assignee", "updated_at")}
+    return {
+        k: row[k]
+        for k in (
+            "id",
+            "mo_id",
+            "department",
+            "quantity",
+            "quantity_done",
+            "status",
+            "assignee",
+            "updated_at",
+        )
+    }
 
 
 def qc(row: Row) -> dict[str, Any]:
     """QC test object."""
-    return {k: row[k] for k in ("id", "mo_id", "work_order_id", "quantity", "status", "defects", "inspector",
-                                "updated_at")}
+    return {
+        k: row[k]
+        for k in ("id", "mo_id", "work_order_id", "quantity", "status", "defects", "inspector", "updated_at")
+    }
 
 
 def receipt(row: Row) -> dict[str, Any]:
     """Receipt object."""
-    return {k: row[k] for k in ("id", "mo_id", "qc_test_id", "sku", "quantity", "status", "received_by",
-                                "updated_at")}
+    return {
+        k: row[k]
+        for k in ("id", "mo_id", "qc_test_id", "sku", "quantity", "status", "received_by", "updated_at")
+    }
 
 
 def stock(row: Row) -> dict[str, Any]:
@@ -55,9 +82,17 @@ def get_wo(src: Database | Tx, wo_id: int) -> Row:
     return row
 
 
-def paged(db: Database, table: str, cols: str, where: Sequence[tuple[str, Any]], order: str, page: int,
-          size: int, shape: Callable[[Row], dict[str, Any]],
-          totals: dict[Any, int] | None = None) -> dict[str, Any]:
+def paged(
+    db: Database,
+    table: str,
+    cols: str,
+    where: Sequence[tuple[str, Any]],
+    order: str,
+    page: int,
+    size: int,
+    shape: Callable[[Row], dict[str, Any]],
+    totals: dict[Any, int] | None = None,
+) -> dict[str, Any]:
     """`{"items", "total", "page", "page_size"}` for `table` filtered by (sql, param) clauses.
 
     `totals` caches the count per filter: only for filters whose matches cannot change.
@@ -75,8 +110,10 @@ def paged(db: Database, table: str, cols: str, where: Sequence[tuple[str, Any]],
             if len(totals) >= 4096:
                 totals.clear()
             totals[key] = total
-    rows = db.query(f"SELECT {cols} FROM {table}{cond} ORDER BY {order} LIMIT ? OFFSET ?",
-                    [*params, size, (page - 1) * size])
+    rows = db.query(
+        f"SELECT {cols} FROM {table}{cond} ORDER BY {order} LIMIT ? OFFSET ?",
+        [*params, size, (page - 1) * size],
+    )
     return {"items": [shape(r) for r in rows], "total": total, "page": page, "page_size": size}
 
 

@@ -27,9 +27,15 @@ def list_orders() -> Response:
     q = query_str("q")
     if q:
         pat = f"%{like_escape(q)}%"
-        where.append(("(number LIKE ? ESCAPE '\\' OR style LIKE ? ESCAPE '\\' OR customer LIKE ? ESCAPE '\\')",
-                      (pat, pat, pat)))
-    return reply(models.paged(state().db, "manufacturing_orders", MO_COLS, where, "id DESC", page, size, models.mo))
+        where.append(
+            (
+                "(number LIKE ? ESCAPE '\\' OR style LIKE ? ESCAPE '\\' OR customer LIKE ? ESCAPE '\\')",
+                (pat, pat, pat),
+            )
+        )
+    return reply(
+        models.paged(state().db, "manufacturing_orders", MO_COLS, where, "id DESC", page, size, models.mo)
+    )
 
 
 @route(bp, "POST", "/ppic/manufacturing-orders")

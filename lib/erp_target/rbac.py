@@ -34,8 +34,14 @@ class Operation:
 
     def to_json(self) -> dict[str, Any]:
         """This row as published by GET /admin/rbac."""
-        return {"method": self.method, "path": self.path, "auth": self.auth, "roles": list(self.roles),
-                "department": self.department, "operator_scope": self.operator_scope}
+        return {
+            "method": self.method,
+            "path": self.path,
+            "auth": self.auth,
+            "roles": list(self.roles),
+            "department": self.department,
+            "operator_scope": self.operator_scope,
+        }
 
 
 def _op(method: str, path: str, *roles: str, dept: str | None = None, scope: str | None = None) -> Operation:
@@ -104,14 +110,20 @@ def authorize(op: Operation, who: Principal, department: str | None) -> None:
         if own_dept:
             if department is not None and department == who.department:
                 return
-            raise forbidden(f"{who.department} operators may not {op.method} {op.path} for department "
-                            f"{department or '(none given)'}")
+            raise forbidden(
+                f"{who.department} operators may not {op.method} {op.path} for department "
+                f"{department or '(none given)'}"
+            )
     raise forbidden(f"role {who.role} may not {op.method} {op.path}")
 
 
 def matrix_json() -> dict[str, Any]:
     """GET /admin/rbac: the very rows the server enforces."""
-    return {"roles": list(ROLES), "departments": list(DEPARTMENTS), "operations": [o.to_json() for o in MATRIX]}
+    return {
+        "roles": list(ROLES),
+        "departments": list(DEPARTMENTS),
+        "operations": [o.to_json() for o in MATRIX],
+    }
 
 
 def flask_rule(path: str) -> str:

@@ -38,8 +38,12 @@ def production_report() -> Response:
     rows = state().db.query(
         f"SELECT {key} AS k, count(*), sum(w.quantity), sum(w.quantity_done) FROM work_orders w{join} "
         f"WHERE w.created_at >= ? AND w.created_at < ? GROUP BY k ORDER BY k",
-        (start.isoformat(), (end + dt.timedelta(days=1)).isoformat()))
-    out = [{"key": r[0], "work_orders": r[1], "quantity": r[2] or 0, "quantity_done": r[3] or 0} for r in rows]
+        (start.isoformat(), (end + dt.timedelta(days=1)).isoformat()),
+    )
+    out = [
+        {"key": r[0], "work_orders": r[1], "quantity": r[2] or 0, "quantity_done": r[3] or 0} for r in rows
+    ]
     totals = {f: sum(r[f] for r in out) for f in ("work_orders", "quantity", "quantity_done")}
-    return reply({"from": start.isoformat(), "to": end.isoformat(), "group_by": group, "rows": out,
-                  "totals": totals})
+    return reply(
+        {"from": start.isoformat(), "to": end.isoformat(), "group_by": group, "rows": out, "totals": totals}
+    )

@@ -8,41 +8,12 @@ import random
 import sqlite3
 from dataclasses import dataclass
 
+from . import catalog as C
 from . import passwords
+from .catalog import DEPARTMENTS, LOW_STOCK
 from .db import INDEXES, SCHEMA, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
-
-SEED = 20260101  # fixed: the same data on every machine (dates are relative to the seeding day)
-N_ORDERS = 10_000
-STOCK_PER_CATEGORY = {"FAB": 15_000, "TRM": 15_000, "ACC": 10_000, "FG": 10_000}
-LOW_STOCK = 10  # dashboard's low_stock_items: quantity below this
-DEPARTMENTS = ("cutting", "sewing", "finishing")
-# (role key, role, department, username prefix, count, digits) — the contract's Roles table.
-ACCOUNTS = (
-    ("admin", "admin", None, "admin", 10, 2),
-    ("ppic", "ppic", None, "ppic", 30, 2),
-    ("cutting", "operator", "cutting", "cutting", 100, 3),
-    ("sewing", "operator", "sewing", "sewing", 100, 3),
-    ("finishing", "operator", "finishing", "finishing", 60, 3),
-    ("qc", "qc", None, "qc", 60, 2),
-    ("warehouse", "warehouse", None, "warehouse", 30, 2),
-)
-# Lifecycle stage -> number of orders seeded in it. Sized so that a load test's first minutes always
-# find open work orders in every department, pending QC tests and pending receipts.
-STAGES = (
-    ("cutting_open", 2000), ("cutting_wip", 500), ("sewing_open", 1500), ("sewing_wip", 500),
-    ("finishing_open", 1200), ("finishing_wip", 400), ("qc_pending", 1000), ("receipt_pending", 1000),
-    ("completed", 1600), ("rework_open", 300),
-)
-_GARMENTS = ("POLO", "TEE", "HOODIE", "JACKET", "CHINO", "JEANS", "DRESS", "SKIRT", "SHIRT", "BLAZER")
-_COLORS = ("Navy", "Black", "White", "Olive", "Red", "Grey", "Khaki", "Sky", "Maroon", "Teal", "Sand", "Pink")
-_SIZES = ("XS", "S", "M", "L", "XL", "XXL")
-_FABRICS = ("Cotton Twill", "Jersey Knit", "Denim 12oz", "Poplin", "Fleece", "Linen", "Oxford", "Pique")
-_TRIMS = ("Button Horn", "Zipper YKK", "Rivet Brass", "Snap Steel", "Label Woven", "Elastic Band", "Thread Poly")
-_ACCESSORIES = ("Hang Tag", "Poly Bag", "Carton Box", "Hanger", "Size Sticker", "Tissue Paper", "Barcode Label")
-_CUSTOMERS = tuple(f"{a} {b}" for a in ("Nordic", "Urban", "Coastal", "Alpine", "Metro", "Summit", "Harbor",
-                                         "Prairie") for b in ("Apparel", "Outfitters", "Retail", "Wear", "Stores"))
 
 
 @dataclass(frozen=True)
@@ -58,9 +29,11 @@ class SeedCounts:
 
     def line(self) -> str:
         """Human summary used in the startup line."""
-        return (f"{self.manufacturing_orders} manufacturing orders, {self.work_orders} work orders, "
-                f"{self.qc_tests} QC tests, {self.receipts} receipts, {self.stock_items} stock items, "
-                f"{self.users} users")
+        return (
+            f"{self.manufacturing_orders} manufacturing orders, {self.work_orders} work orders, "
+            f"{self.qc_tests} QC tests, {self.receipts} receipts, {self.stock_items} stock items, "
+            f"{self.users} users"
+        )
 
 
 def is_seeded(conn: sqlite3.Connection) -> bool:
@@ -79,21 +52,29 @@ def is_empty(conn: sqlite3.Connection) -> bool:
 
 def counts(conn: sqlite3.Connection) -> SeedCounts:
     """Current row counts."""
+
     def n(table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
 
-    return SeedCounts(n("manufacturing_orders"), n("work_orders"), n("qc_tests"), n("receipts"),
-                      n("stock_items"), n("users"))
+    return SeedCounts(
+        n("manufacturing_orders"),
+        n("work_orders"),
+        n("qc_tests"),
+        n("receipts"),
+        n("stock_items"),
+        n("users"),
+    )
 
 
 def _iso(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # isoformat() is several times faster than strftime(); 120k timestamps are written per seed.
+    return t.isoformat(timespec="milliseconds") + "Z"
 
 
 def seed(conn: sqlite3.Connection, password: str) -> SeedCounts:
     """Create the schema and fill it in one transaction (all or nothing)."""
-    rng = random.Random(SEED)
-    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    rng = random.Random(C.SEED)
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
     conn.execute("BEGIN")
     try:
         for stmt in SCHEMA.split(";"):  # not executescript(): it would COMMIT
@@ -106,7 +87,11 @@ def seed(conn: sqlite3.Connection, password: str) -> SeedCounts:
         for stmt in INDEXES.split(";"):
             if stmt.strip():
                 conn.execute(stmt)
-        meta = {"schema_version": SCHEMA_VERSION, "seed": str(SEED), "seeded_at": _iso(dt.datetime.now(dt.UTC))}
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "seed": str(C.SEED),
+            "seeded_at": _iso(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
+        }
         conn.executemany("INSERT INTO meta VALUES (?,?)", list(meta.items()))
         conn.execute("COMMIT")
     except BaseException:
@@ -118,7 +103,7 @@ def seed(conn: sqlite3.Connection, password: str) -> SeedCounts:
 
 def _users(password: str) -> list[tuple[str, str, str | None, str]]:
     rows = []
-    for _key, role, dept, prefix, count, digits in ACCOUNTS:
+    for _key, role, dept, prefix, count, digits in C.ACCOUNTS:
         for i in range(1, count + 1):
             rows.append((f"{prefix}{i:0{digits}d}", role, dept))
     hashes = passwords.hash_many(password, len(rows))
@@ -129,18 +114,18 @@ def _stock(conn: sqlite3.Connection, rng: random.Random, today: dt.datetime) -> 
     locations = [f"WH{w}-A{a:02d}-R{r:02d}" for w in range(1, 5) for a in range(1, 21) for r in range(1, 11)]
     rows = []
     fg: list[str] = []
-    for cat, count in STOCK_PER_CATEGORY.items():
+    for cat, count in C.STOCK_PER_CATEGORY.items():
         for i in range(1, count + 1):
             sku = f"{cat}-{i:06d}"
-            color = _COLORS[i % len(_COLORS)]
+            color = C.COLORS[i % len(C.COLORS)]
             if cat == "FAB":
-                name = f"{_FABRICS[i % len(_FABRICS)]} {color} {140 + (i % 5) * 10}cm"
+                name = f"{C.FABRICS[i % len(C.FABRICS)]} {color} {140 + (i % 5) * 10}cm"
             elif cat == "TRM":
-                name = f"{_TRIMS[i % len(_TRIMS)]} {color} {10 + i % 20}mm"
+                name = f"{C.TRIMS[i % len(C.TRIMS)]} {color} {10 + i % 20}mm"
             elif cat == "ACC":
-                name = f"{_ACCESSORIES[i % len(_ACCESSORIES)]} {color} #{i % 97:02d}"
+                name = f"{C.ACCESSORIES[i % len(C.ACCESSORIES)]} {color} #{i % 97:02d}"
             else:
-                name = f"{_GARMENTS[i % len(_GARMENTS)]}-{(i // 60) % 100:03d} {color} {_SIZES[i % len(_SIZES)]}"
+                name = f"{C.GARMENTS[i % len(C.GARMENTS)]}-{(i // 60) % 100:03d} {color} {C.SIZES[i % len(C.SIZES)]}"
                 fg.append(sku)
             qty = rng.randrange(0, LOW_STOCK) if rng.random() < 0.03 else rng.randrange(LOW_STOCK, 5000)
             updated = today - dt.timedelta(days=rng.randrange(0, 120), seconds=rng.randrange(86400))
@@ -149,14 +134,19 @@ def _stock(conn: sqlite3.Connection, rng: random.Random, today: dt.datetime) -> 
     return fg
 
 
-def _orders(conn: sqlite3.Connection, rng: random.Random, today: dt.datetime, fg_skus: list[str],
-            users: list[tuple[str, str, str | None, str]]) -> None:
+def _orders(
+    conn: sqlite3.Connection,
+    rng: random.Random,
+    today: dt.datetime,
+    fg_skus: list[str],
+    users: list[tuple[str, str, str | None, str]],
+) -> None:
     """Manufacturing orders plus their work orders, QC tests and receipts for the stage drawn."""
     by_dept = {d: [u for u, _r, ud, _h in users if ud == d] for d in DEPARTMENTS}
     ppic = [u for u, r, _d, _h in users if r == "ppic"]
     qcs = [u for u, r, _d, _h in users if r == "qc"]
     clerks = [u for u, r, _d, _h in users if r == "warehouse"]
-    stages = [name for name, n in STAGES for _ in range(n)]
+    stages = [name for name, n in C.STAGES for _ in range(n)]
     rng.shuffle(stages)
     mos, wos, tests, receipts, audit = [], [], [], [], []
     wo_id = qc_id = rc_id = 0
@@ -174,16 +164,37 @@ def _orders(conn: sqlite3.Connection, rng: random.Random, today: dt.datetime, fg
         created = today - dt.timedelta(days=rng.randrange(5, 125), seconds=rng.randrange(86400))
         qty = rng.randrange(5, 121) * 10
         sku = rng.choice(fg_skus)
-        style = f"{_GARMENTS[int(sku[3:]) % len(_GARMENTS)]}-{(int(sku[3:]) // 60) % 100:03d}"
+        style = f"{C.GARMENTS[int(sku[3:]) % len(C.GARMENTS)]}-{(int(sku[3:]) // 60) % 100:03d}"
         due = (created + dt.timedelta(days=rng.randrange(14, 61))).date().isoformat()
         step = dt.timedelta(hours=rng.randrange(2, 30))
-        order = ["cutting_open", "cutting_wip", "sewing_open", "sewing_wip", "finishing_open",
-                 "finishing_wip", "qc_pending", "receipt_pending", "completed"]
+        order = [
+            "cutting_open",
+            "cutting_wip",
+            "sewing_open",
+            "sewing_wip",
+            "finishing_open",
+            "finishing_wip",
+            "qc_pending",
+            "receipt_pending",
+            "completed",
+        ]
         level = order.index(stage) if stage in order else order.index("qc_pending")
-        status = "planned" if stage == "cutting_open" else ("completed" if stage == "completed" else "in_progress")
-        mos.append((mo_id, f"MO-{mo_id:06d}", style, sku, rng.choice(_CUSTOMERS), qty, due, status, _iso(created)))
-        audit.append((_iso(created), rng.choice(ppic), "mo.create", "manufacturing_order", str(mo_id),
-                      f"seeded MO-{mo_id:06d} ({style} x{qty})"))
+        status = (
+            "planned" if stage == "cutting_open" else ("completed" if stage == "completed" else "in_progress")
+        )
+        mos.append(
+            (mo_id, f"MO-{mo_id:06d}", style, sku, rng.choice(C.CUSTOMERS), qty, due, status, _iso(created))
+        )
+        audit.append(
+            (
+                _iso(created),
+                rng.choice(ppic),
+                "mo.create",
+                "manufacturing_order",
+                str(mo_id),
+                f"seeded MO-{mo_id:06d} ({style} x{qty})",
+            )
+        )
         t = created
         last_wo = 0
         for i, dept in enumerate(DEPARTMENTS):
@@ -196,25 +207,58 @@ def _orders(conn: sqlite3.Connection, rng: random.Random, today: dt.datetime, fg
             qc_id += 1
             t += step
             if stage == "rework_open":
-                tests.append((qc_id, mo_id, last_wo, qty, "failed", rng.randrange(1, 20), rng.choice(qcs),
-                              "seeded: stitching defects", _iso(t)))
+                tests.append(
+                    (
+                        qc_id,
+                        mo_id,
+                        last_wo,
+                        qty,
+                        "failed",
+                        rng.randrange(1, 20),
+                        rng.choice(qcs),
+                        "seeded: stitching defects",
+                        _iso(t),
+                    )
+                )
                 add_wo(mo_id, "finishing", qty, "open", t + step, rework=1)
             elif level == 6:
                 tests.append((qc_id, mo_id, last_wo, qty, "pending", None, None, None, _iso(t)))
             else:
-                tests.append((qc_id, mo_id, last_wo, qty, "passed", rng.randrange(0, 3), rng.choice(qcs),
-                              None, _iso(t)))
+                tests.append(
+                    (
+                        qc_id,
+                        mo_id,
+                        last_wo,
+                        qty,
+                        "passed",
+                        rng.randrange(0, 3),
+                        rng.choice(qcs),
+                        None,
+                        _iso(t),
+                    )
+                )
                 rc_id += 1
                 t += step
                 received = stage == "completed"
-                receipts.append((rc_id, mo_id, qc_id, sku, qty, "received" if received else "pending",
-                                 rng.choice(clerks) if received else None, _iso(t)))
+                receipts.append(
+                    (
+                        rc_id,
+                        mo_id,
+                        qc_id,
+                        sku,
+                        qty,
+                        "received" if received else "pending",
+                        rng.choice(clerks) if received else None,
+                        _iso(t),
+                    )
+                )
     conn.executemany("INSERT INTO manufacturing_orders VALUES (?,?,?,?,?,?,?,?,?)", mos)
     conn.executemany("INSERT INTO work_orders VALUES (?,?,?,?,?,?,?,?,?,?,?)", wos)
     conn.executemany("INSERT INTO qc_tests VALUES (?,?,?,?,?,?,?,?,?)", tests)
     conn.executemany("INSERT INTO receipts VALUES (?,?,?,?,?,?,?,?)", receipts)
-    conn.executemany("INSERT INTO audit_log (at, username, action, entity, entity_id, detail) "
-                     "VALUES (?,?,?,?,?,?)", audit)
+    conn.executemany(
+        "INSERT INTO audit_log (at, username, action, entity, entity_id, detail) VALUES (?,?,?,?,?,?)", audit
+    )
 
 
 def open_or_seed(conn: sqlite3.Connection, password: str) -> tuple[SeedCounts, bool]:
@@ -222,10 +266,14 @@ def open_or_seed(conn: sqlite3.Connection, password: str) -> tuple[SeedCounts, b
     if is_seeded(conn):
         row = conn.execute("SELECT password_hash FROM users WHERE username = 'admin01'").fetchone()
         if row is None or not passwords.verify(password, row[0]):
-            log.warning("the reused database was seeded with a different password than the one configured "
-                        "(--seed-password / $ERP_SEED_PASSWORD): logins will fail")
+            log.warning(
+                "the reused database was seeded with a different password than the one configured "
+                "(--seed-password / $ERP_SEED_PASSWORD): logins will fail"
+            )
         return counts(conn), True
     if not is_empty(conn):
-        raise RuntimeError("the database file holds tables but is not a seeded erp_target database "
-                           f"(schema {SCHEMA_VERSION}); pass another --db path or delete the file")
+        raise RuntimeError(
+            "the database file holds tables but is not a seeded erp_target database "
+            f"(schema {SCHEMA_VERSION}); pass another --db path or delete the file"
+        )
     return seed(conn, password), False

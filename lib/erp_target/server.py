@@ -94,18 +94,24 @@ def serve(config: TargetConfig) -> int:
         t0 = time.perf_counter()
         app = create_app(config)
         st: State = app.extensions[EXTENSION]
-        where = config.db_path or "(temporary file)"
+        where = config.db_path or f"temporary file {st.db.path}, removed at exit"
         if st.reused_db:
             print(f"reusing seeded db {where}: {st.counts.line()}", flush=True)
         else:
             print(f"seeded {st.counts.line()} in {time.perf_counter() - t0:.2f}s ({where})", flush=True)
+        gevent.sleep(0)  # let the hub run a SIGINT/SIGTERM that arrived while seeding
         if config.seed_only or stop.is_set():
             close_app(app)
             return 0
         access_log = logging.getLogger("erp_target.access") if config.access_log else None
-        server = ErpServer((config.host, config.port), app, spawn=Pool(), log=access_log,
-                           error_log=logging.getLogger("erp_target.server"),
-                           environ={"SERVER_NAME": config.host})  # skips a reverse-DNS lookup per start
+        server = ErpServer(
+            (config.host, config.port),
+            app,
+            spawn=Pool(),
+            log=access_log,
+            error_log=logging.getLogger("erp_target.server"),
+            environ={"SERVER_NAME": config.host},  # else pywsgi does a reverse-DNS lookup at start
+        )
         try:
             server.start()
         except OSError as e:

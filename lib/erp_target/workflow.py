@@ -27,24 +27,37 @@ def _holder(row: Any) -> str:
 
 def _new_wo(tx: Tx, mo_id: int, dept: str, qty: int, who: str, rework: bool = False) -> int:
     now = now_iso()
-    cur = tx.execute("INSERT INTO work_orders (mo_id, department, quantity, quantity_done, status, rework, "
-                     "created_at, updated_at) VALUES (?,?,?,0,'open',?,?,?)", (mo_id, dept, qty, int(rework), now, now))
+    cur = tx.execute(
+        "INSERT INTO work_orders (mo_id, department, quantity, quantity_done, status, rework, "
+        "created_at, updated_at) VALUES (?,?,?,0,'open',?,?,?)",
+        (mo_id, dept, qty, int(rework), now, now),
+    )
     wo_id = int(cur.lastrowid or 0)
-    tx.audit(who, "work_order.create", "work_order", wo_id,
-             f"{'rework ' if rework else ''}{dept} work order for MO {mo_id} x{qty}")
+    tx.audit(
+        who,
+        "work_order.create",
+        "work_order",
+        wo_id,
+        f"{'rework ' if rework else ''}{dept} work order for MO {mo_id} x{qty}",
+    )
     return wo_id
 
 
 def claim(db: Database, wo_id: int, who: str) -> dict[str, Any]:
     """open -> in_progress by a conditional UPDATE: exactly one concurrent claimer wins, the rest get 409."""
     with db.write() as tx:
-        cur = tx.execute("UPDATE work_orders SET status = 'in_progress', assignee = ?, updated_at = ? "
-                         "WHERE id = ? AND status = 'open'", (who, now_iso(), wo_id))
+        cur = tx.execute(
+            "UPDATE work_orders SET status = 'in_progress', assignee = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'open'",
+            (who, now_iso(), wo_id),
+        )
         row = models.get_wo(tx, wo_id)
         if cur.rowcount != 1:
             raise conflict(_holder(row))
-        tx.execute("UPDATE manufacturing_orders SET status = 'in_progress' WHERE id = ? AND status = 'planned'",
-                   (row["mo_id"],))
+        tx.execute(
+            "UPDATE manufacturing_orders SET status = 'in_progress' WHERE id = ? AND status = 'planned'",
+            (row["mo_id"],),
+        )
         tx.audit(who, "work_order.claim", "work_order", wo_id, f"{row['department']} claimed by {who}")
     return models.wo(row)
 
@@ -67,7 +80,9 @@ def step(db: Database, dept: str, wo_id: int, qty: int, who: str) -> dict[str, A
     with db.write() as tx:
         row = models.get_wo(tx, wo_id)
         if row["department"] != dept:
-            raise invalid("work_order_id", f"work order {wo_id} is a {row['department']} work order, not {dept}")
+            raise invalid(
+                "work_order_id", f"work order {wo_id} is a {row['department']} work order, not {dept}"
+            )
         if row["status"] != "in_progress" or row["assignee"] != who:
             raise conflict(f"{_holder(row)}; only its holder may record {dept}")
         left = row["quantity"] - row["quantity_done"]
@@ -75,25 +90,35 @@ def step(db: Database, dept: str, wo_id: int, qty: int, who: str) -> dict[str, A
             raise invalid("quantity", f"{qty} is more than the {left} left on work order {wo_id}")
         done = row["quantity_done"] + qty
         status = "done" if done == row["quantity"] else "in_progress"
-        tx.execute("UPDATE work_orders SET quantity_done = ?, status = ?, updated_at = ? WHERE id = ?",
-                   (done, status, now_iso(), wo_id))
+        tx.execute(
+            "UPDATE work_orders SET quantity_done = ?, status = ?, updated_at = ? WHERE id = ?",
+            (done, status, now_iso(), wo_id),
+        )
         tx.audit(who, f"work_order.{dept}", "work_order", wo_id, f"+{qty} ({done}/{row['quantity']})")
         if status == "done":
             tx.audit(who, "work_order.done", "work_order", wo_id, f"{dept} done")
             if dept in NEXT_DEPARTMENT:
                 nd = NEXT_DEPARTMENT[dept]
-                nxt = {"type": "work_order", "id": _new_wo(tx, row["mo_id"], nd, row["quantity"], who),
-                       "department": nd}
+                nxt = {
+                    "type": "work_order",
+                    "id": _new_wo(tx, row["mo_id"], nd, row["quantity"], who),
+                    "department": nd,
+                }
             else:
-                cur = tx.execute("INSERT INTO qc_tests (mo_id, work_order_id, quantity, status, updated_at) "
-                                 "VALUES (?,?,?,'pending',?)", (row["mo_id"], wo_id, row["quantity"], now_iso()))
+                cur = tx.execute(
+                    "INSERT INTO qc_tests (mo_id, work_order_id, quantity, status, updated_at) "
+                    "VALUES (?,?,?,'pending',?)",
+                    (row["mo_id"], wo_id, row["quantity"], now_iso()),
+                )
                 nxt = {"type": "qc_test", "id": cur.lastrowid}
                 tx.audit(who, "qc_test.create", "qc_test", cur.lastrowid, f"for work order {wo_id}")
         row = models.get_wo(tx, wo_id)
     return {"work_order": models.wo(row), "next": nxt}
 
 
-def qc_result(db: Database, test_id: int, passed: bool, defects: int, notes: str | None, who: str) -> dict[str, Any]:
+def qc_result(
+    db: Database, test_id: int, passed: bool, defects: int, notes: str | None, who: str
+) -> dict[str, Any]:
     """pending -> passed (creates a receipt) or failed (creates a finishing rework WO)."""
     with db.write() as tx:
         row = tx.one(f"SELECT {QC_COLS} FROM qc_tests WHERE id = ?", (test_id,))
@@ -102,14 +127,19 @@ def qc_result(db: Database, test_id: int, passed: bool, defects: int, notes: str
         if row["status"] != "pending":
             raise conflict(f"QC test {test_id} is already {row['status']} (by {row['inspector']})")
         status = "passed" if passed else "failed"
-        tx.execute("UPDATE qc_tests SET status = ?, defects = ?, inspector = ?, notes = ?, updated_at = ? "
-                   "WHERE id = ?", (status, defects, who, notes, now_iso(), test_id))
+        tx.execute(
+            "UPDATE qc_tests SET status = ?, defects = ?, inspector = ?, notes = ?, updated_at = ? "
+            "WHERE id = ?",
+            (status, defects, who, notes, now_iso(), test_id),
+        )
         tx.audit(who, f"qc_test.{status}", "qc_test", test_id, f"{defects} defects")
         if passed:
             sku = tx.one("SELECT product_sku FROM manufacturing_orders WHERE id = ?", (row["mo_id"],))
-            cur = tx.execute("INSERT INTO receipts (mo_id, qc_test_id, sku, quantity, status, updated_at) "
-                             "VALUES (?,?,?,?,'pending',?)",
-                             (row["mo_id"], test_id, sku[0] if sku else "", row["quantity"], now_iso()))
+            cur = tx.execute(
+                "INSERT INTO receipts (mo_id, qc_test_id, sku, quantity, status, updated_at) "
+                "VALUES (?,?,?,?,'pending',?)",
+                (row["mo_id"], test_id, sku[0] if sku else "", row["quantity"], now_iso()),
+            )
             nxt: dict[str, Any] = {"type": "receipt", "id": cur.lastrowid}
             tx.audit(who, "receipt.create", "receipt", cur.lastrowid, f"for QC test {test_id}")
         else:
@@ -128,16 +158,25 @@ def receive(db: Database, receipt_id: int, location: str | None, who: str) -> di
         if row["status"] != "pending":
             raise conflict(f"receipt {receipt_id} is already received (by {row['received_by']})")
         now = now_iso()
-        tx.execute("UPDATE receipts SET status = 'received', received_by = ?, updated_at = ? WHERE id = ?",
-                   (who, now, receipt_id))
-        cur = tx.execute("UPDATE stock_items SET quantity = quantity + ?, location = COALESCE(?, location), "
-                         "updated_at = ? WHERE sku = ?", (row["quantity"], location, now, row["sku"]))
+        tx.execute(
+            "UPDATE receipts SET status = 'received', received_by = ?, updated_at = ? WHERE id = ?",
+            (who, now, receipt_id),
+        )
+        cur = tx.execute(
+            "UPDATE stock_items SET quantity = quantity + ?, location = COALESCE(?, location), "
+            "updated_at = ? WHERE sku = ?",
+            (row["quantity"], location, now, row["sku"]),
+        )
         if cur.rowcount == 0:  # a finished good nobody stocked yet: start its stock line here
-            tx.execute("INSERT INTO stock_items VALUES (?,?,?,?,?)",
-                       (row["sku"], row["sku"], row["quantity"], location or "RECEIVING", now))
+            tx.execute(
+                "INSERT INTO stock_items VALUES (?,?,?,?,?)",
+                (row["sku"], row["sku"], row["quantity"], location or "RECEIVING", now),
+            )
         tx.execute("UPDATE manufacturing_orders SET status = 'completed' WHERE id = ?", (row["mo_id"],))
         tx.audit(who, "receipt.received", "receipt", receipt_id, f"+{row['quantity']} {row['sku']}")
-        tx.audit(who, "mo.completed", "manufacturing_order", row["mo_id"], f"received as receipt {receipt_id}")
+        tx.audit(
+            who, "mo.completed", "manufacturing_order", row["mo_id"], f"received as receipt {receipt_id}"
+        )
         row = tx.one(f"SELECT {RECEIPT_COLS} FROM receipts WHERE id = ?", (receipt_id,))
         item = tx.one(f"SELECT {STOCK_COLS} FROM stock_items WHERE sku = ?", (row["sku"],))
     return {"receipt": models.receipt(row), "stock": models.stock(item)}
@@ -147,17 +186,22 @@ def _replay(tx: Tx, key: str | None, sku: str, delta: int, reason: str) -> dict[
     """The stored result of an earlier adjust with this key (409 if its payload differs)."""
     if key is None:
         return None
-    prev = tx.one("SELECT sku, delta, reason, response FROM stock_adjustments WHERE idempotency_key = ?", (key,))
+    prev = tx.one(
+        "SELECT sku, delta, reason, response FROM stock_adjustments WHERE idempotency_key = ?", (key,)
+    )
     if prev is None:
         return None
     if (prev["sku"], prev["delta"], prev["reason"]) != (sku, delta, reason):
-        raise conflict(f"Idempotency-Key {key!r} was already used for a different adjustment "
-                       f"({prev['sku']} {prev['delta']:+d})")
+        raise conflict(
+            f"Idempotency-Key {key!r} was already used for a different adjustment "
+            f"({prev['sku']} {prev['delta']:+d})"
+        )
     return {**json.loads(prev["response"]), "replayed": True}
 
 
-def adjust(db: Database, sku: str, delta: int, reason: str, key: str | None, who: str,
-           racy: bool = False) -> dict[str, Any]:
+def adjust(
+    db: Database, sku: str, delta: int, reason: str, key: str | None, who: str, racy: bool = False
+) -> dict[str, Any]:
     """Atomic `quantity = quantity + delta` plus the idempotency row, in one transaction.
 
     With `racy` (the racy_stock fault) it reads, yields, then writes read+delta: concurrent adjusts
@@ -178,22 +222,36 @@ def adjust(db: Database, sku: str, delta: int, reason: str, key: str | None, who
         if stale is not None:
             if stale + delta < 0:
                 raise invalid("delta", f"would make the quantity of {sku} negative ({stale} {delta:+d})")
-            cur = tx.execute("UPDATE stock_items SET quantity = ?, updated_at = ? WHERE sku = ?",
-                             (stale + delta, now, sku))
+            cur = tx.execute(
+                "UPDATE stock_items SET quantity = ?, updated_at = ? WHERE sku = ?", (stale + delta, now, sku)
+            )
         else:
-            cur = tx.execute("UPDATE stock_items SET quantity = quantity + ?, updated_at = ? "
-                             "WHERE sku = ? AND quantity + ? >= 0", (delta, now, sku, delta))
+            cur = tx.execute(
+                "UPDATE stock_items SET quantity = quantity + ?, updated_at = ? "
+                "WHERE sku = ? AND quantity + ? >= 0",
+                (delta, now, sku, delta),
+            )
         if cur.rowcount == 0:
             row = tx.one("SELECT quantity FROM stock_items WHERE sku = ?", (sku,))
             if row is None:
                 raise not_found(f"stock item {sku!r} does not exist")
             raise invalid("delta", f"would make the quantity of {sku} negative ({row[0]} {delta:+d})")
         quantity = tx.one("SELECT quantity FROM stock_items WHERE sku = ?", (sku,))[0]
-        cur = tx.execute("INSERT INTO stock_adjustments (sku, delta, reason, username, idempotency_key, at) "
-                         "VALUES (?,?,?,?,?,?)", (sku, delta, reason, who, key, now))
-        result = {"sku": sku, "quantity": quantity, "delta": delta, "adjustment_id": cur.lastrowid,
-                  "replayed": False}
-        tx.execute("UPDATE stock_adjustments SET response = ? WHERE id = ?", (json.dumps(result), cur.lastrowid))
+        cur = tx.execute(
+            "INSERT INTO stock_adjustments (sku, delta, reason, username, idempotency_key, at) "
+            "VALUES (?,?,?,?,?,?)",
+            (sku, delta, reason, who, key, now),
+        )
+        result = {
+            "sku": sku,
+            "quantity": quantity,
+            "delta": delta,
+            "adjustment_id": cur.lastrowid,
+            "replayed": False,
+        }
+        tx.execute(
+            "UPDATE stock_adjustments SET response = ? WHERE id = ?", (json.dumps(result), cur.lastrowid)
+        )
         tx.audit(who, "stock.adjust", "stock_item", sku, f"{delta:+d} -> {quantity} ({reason[:100]})")
     return result
 
@@ -210,9 +268,19 @@ def create_mo(db: Database, fields: dict[str, Any], who: str) -> dict[str, Any]:
         raise invalid("product_sku", f"unknown SKU {sku!r} (finished goods are FG-000001 .. FG-010000)")
     with db.write() as tx:
         mo_id = tx.one("SELECT COALESCE(max(id), 0) + 1 FROM manufacturing_orders")[0]
-        tx.execute(f"INSERT INTO manufacturing_orders ({models.MO_COLS}) VALUES (?,?,?,?,?,?,?,'planned',?)",
-                   (mo_id, f"MO-{mo_id:06d}", fields["style"], sku, fields["customer"], fields["quantity"],
-                    fields["due_date"], now_iso()))
+        tx.execute(
+            f"INSERT INTO manufacturing_orders ({models.MO_COLS}) VALUES (?,?,?,?,?,?,?,'planned',?)",
+            (
+                mo_id,
+                f"MO-{mo_id:06d}",
+                fields["style"],
+                sku,
+                fields["customer"],
+                fields["quantity"],
+                fields["due_date"],
+                now_iso(),
+            ),
+        )
         tx.audit(who, "mo.create", "manufacturing_order", mo_id, f"{fields['style']} x{fields['quantity']}")
         wo_id = _new_wo(tx, mo_id, "cutting", fields["quantity"], who)
         mo = tx.one(f"SELECT {models.MO_COLS} FROM manufacturing_orders WHERE id = ?", (mo_id,))

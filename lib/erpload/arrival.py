@@ -150,6 +150,9 @@ class Arrival:
                 self._publish(0.0, active=False)
         else:
             self._publish(rate_fn() or 0.0, active=True)  # before any user spawns
+            log.info(
+                "erpload: open model: pacing the profile's arrival rate (backlog %d per process)", backlog
+            )
             self._schedule = self._spawn(self._schedule_loop)
 
     def stop_schedule(self) -> None:
@@ -172,7 +175,9 @@ class Arrival:
         if isinstance(runner, MasterRunner):
             nodes = [c for c in runner.clients.values() if c.state not in (STATE_MISSING, STATE_STOPPED)]
             users = sum(c.user_count for c in nodes)
-            shares = {c.id: total * c.user_count / users if users else total / max(len(nodes), 1) for c in nodes}
+            shares = {
+                c.id: total * c.user_count / users if users else total / max(len(nodes), 1) for c in nodes
+            }
         else:
             shares = {None: total}
         rounded = {k: round(v, 6) for k, v in shares.items()}
@@ -222,20 +227,25 @@ def install_arrival(environment: Environment, exchange: Any = None) -> Arrival:
         if exchange is not None:
             exchange.provide(KEY, state.report)
         else:
+
             def on_report(client_id: str, data: dict, **_: Any) -> None:
                 data.setdefault("erpload", {})[KEY] = state.report()
+
             environment.events.report_to_master.add_listener(on_report)
     elif isinstance(runner, MasterRunner):
         if exchange is not None:
             exchange.merge(KEY, state.merge)
         else:
+
             def on_worker_report(client_id: str, data: dict, **_: Any) -> None:
                 state.merge(client_id, (data.get("erpload") or {}).get(KEY))
+
             environment.events.worker_report.add_listener(on_worker_report)
 
     def on_test_stop(**_: Any) -> None:
         state.stop_schedule()
         state.deactivate()
+
     environment.events.test_stop.add_listener(on_test_stop)
     return state
 
@@ -257,8 +267,10 @@ def wait_for_token(user: Any) -> bool:
 
 def paced(wait_time: Callable[[Any], float]) -> Callable[[Any], float]:
     """Wrap a wait_time: in the open model wait for a token (then 0 s), else the usual think time."""
+
     def wait(user: Any) -> float:
         return 0.0 if wait_for_token(user) else wait_time(user)
+
     return wait
 
 

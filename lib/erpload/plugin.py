@@ -109,7 +109,8 @@ class ErploadRun:
         rules = list(profile.sla) if profile else []
         results = evaluate(rules, end, rec.windows(end))
         notes: list[str] = []
-        code = self._exit_code(results, profile, notes)
+        load, invalid = self._load_section(profile)
+        code = self._exit_code(results, profile, notes, invalid)
 
         baseline = None
         opts = env.parsed_options
@@ -131,13 +132,16 @@ class ErploadRun:
             profile=ProfileInfo(profile.name, str(profile.source_path or ""), profile.description) if profile else None,
             started_at=rec.started_wall, ended_at=time.time(), host=env.host or "",
             workers=rec.max_workers, errors=[e.serialize() for e in env.stats.errors.values()],
-            timeline=rec.timeline.to_dict(), baseline=baseline, resources=self.resources or None, notes=notes,
+            timeline=rec.timeline.to_dict(), baseline=baseline, resources=self.resources or None,
+            load=load, invalid=invalid, notes=notes,
         )
         if rules or profile:
             for line in verdict_lines(results):
                 log.info("%s", line)
         for n in notes:
             log.warning("erpload: %s", n)
+        for i in invalid:
+            log.error("erpload: INVALID run: %s: %s", i["reason"], i["detail"])
         if getattr(opts, "report_dir", ""):
             paths = write_reports(summary, opts.report_dir)
             if os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -147,14 +151,38 @@ class ErploadRun:
         if rules or profile or code != ExitCode.PASS:
             env.process_exit_code = int(code)
 
-    def _exit_code(self, results: list, profile: Profile | None, notes: list[str]) -> ExitCode:
+    def _load_section(self, profile: Profile | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """What load was delivered (users per role, open-model iterations) and whether it was enough."""
+        invalid: list[dict[str, Any]] = []
+        load: dict[str, Any] = {"model": "open" if profile is not None and profile.is_open else "closed",
+                                "final_users": self.exchange.role_counts(self.env)}
+        if profile is not None and profile.is_open:
+            totals = arrival.arrival_totals(self.env)
+            planned = totals.get("planned", 0)
+            ratio = totals.get("dropped", 0) / planned if planned else 0.0
+            load.update(planned_iterations=planned, started_iterations=totals.get("started", 0),
+                        dropped_iterations=totals.get("dropped", 0), dropped_ratio=round(ratio, 6),
+                        allowed_dropped_ratio=profile.allow.dropped_iterations)
+            if ratio > profile.allow.dropped_iterations:
+                invalid.append({"reason": "load under-delivered", "at_s": round(self.recorder.elapsed(), 1),
+                                "detail": f"{totals.get('dropped', 0)} of {planned} planned iterations dropped "
+                                          f"({ratio:.1%} > allowed {profile.allow.dropped_iterations:.1%}): "
+                                          f"add users to the arrival stages or more workers"})
+        return load, invalid
+
+    def _exit_code(self, results: list, profile: Profile | None, notes: list[str],
+                   invalid: list[dict[str, Any]]) -> ExitCode:
         env, rec = self.env, self.recorder
         if rec.trip is not None:
             notes.append(f"stopped early at {rec.trip.at_s:.0f}s by live SLA rule: {rec.trip.rule.title}")
             return ExitCode.SLA_BREACHED
-        if profile is not None and rec.elapsed() < profile.duration_s - 1.0:
+        run_time = getattr(env.parsed_options, "run_time", None) or 0
+        capped = bool(run_time) and rec.elapsed() >= run_time - 1.0  # -t cut the profile short on purpose
+        if profile is not None and rec.elapsed() < profile.duration_s - 1.0 and not capped:
             notes.append(f"interrupted at {rec.elapsed():.0f}s of a {profile.duration_s:.0f}s profile")
             return ExitCode.ABORTED
+        if invalid:
+            return ExitCode.RUN_INVALID
         if env.runner is not None and env.runner.exceptions:
             notes.append(f"{len(env.runner.exceptions)} distinct unhandled exception(s) in user code")
         if results:

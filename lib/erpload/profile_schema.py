@@ -13,8 +13,15 @@ from typing import Any
 
 from erpload.errors import Problem
 
-ROLES = ("CuttingOperator", "SewingOperator", "FinishingOperator", "QcInspector", "PpicPlanner",
-         "WarehouseClerk", "Admin")
+ROLES = (
+    "CuttingOperator",
+    "SewingOperator",
+    "FinishingOperator",
+    "QcInspector",
+    "PpicPlanner",
+    "WarehouseClerk",
+    "Admin",
+)
 DEFAULT_BACKLOG = 2
 DEFAULT_DROPPED = 0.01
 TOP_KEYS = ("name", "description", "host", "roles", "stages", "sla", "options", "allow")
@@ -67,7 +74,7 @@ def parse_ratio(value: Any) -> float:
 
 
 def did_you_mean(got: str, choices: Iterable[str]) -> str:
-    """"Did you mean 'users'? " or "" (case-insensitive exact match first)."""
+    """ "Did you mean 'users'? " or "" (case-insensitive exact match first)."""
     choices = list(choices)
     lower = {c.lower(): c for c in choices}
     close = [lower[got.lower()]] if got.lower() in lower else difflib.get_close_matches(got, choices, 1, 0.6)
@@ -100,7 +107,9 @@ class Checker:
         for key in item:
             if key not in allowed:
                 hint = did_you_mean(str(key), allowed)
-                self.add(f"{prefix}{key}", f"unknown key {str(key)!r}", f"{hint}Known keys: {', '.join(allowed)}")
+                self.add(
+                    f"{prefix}{key}", f"unknown key {str(key)!r}", f"{hint}Known keys: {', '.join(allowed)}"
+                )
         for key in required:
             if key not in item:
                 got = ", ".join(map(str, item)) or "none"
@@ -112,8 +121,11 @@ class Checker:
             self.add("", "the file is empty", "Start from profiles/smoke.yaml")
             return None
         if not isinstance(data, dict):
-            self.add("", f"the top level must be a mapping of keys (got {type(data).__name__}: {_got(data)})",
-                     "Start from profiles/smoke.yaml")
+            self.add(
+                "",
+                f"the top level must be a mapping of keys (got {type(data).__name__}: {_got(data)})",
+                "Start from profiles/smoke.yaml",
+            )
             return None
         self.keys(data, TOP_KEYS, "", required=("name", "description", "stages"))
         for key in ("name", "description"):
@@ -133,8 +145,11 @@ class Checker:
         out: dict[str, float] = {}
         for name, weight in raw.items():
             if str(name) not in self.roles:
-                self.add(f"{where}.{name}", f"unknown role {str(name)!r}",
-                         f"{did_you_mean(str(name), self.roles)}Known roles: {', '.join(self.roles)}")
+                self.add(
+                    f"{where}.{name}",
+                    f"unknown role {str(name)!r}",
+                    f"{did_you_mean(str(name), self.roles)}Known roles: {', '.join(self.roles)}",
+                )
             elif not _is_number(weight) or weight < 0:
                 self.add(f"{where}.{name}", f"weight must be a number >= 0 (got {_got(weight)})", example)
             else:
@@ -147,20 +162,28 @@ class Checker:
         """The stage list; returns keyword arguments for Stage (only meaningful when no problem)."""
         if raw is None or raw == []:
             if present:  # a missing key is already reported as required
-                self.add("stages", f"must list at least one stage (got {_got(raw)})",
-                         "e.g. stages: [{duration: 1m, users: 10}]")
+                self.add(
+                    "stages",
+                    f"must list at least one stage (got {_got(raw)})",
+                    "e.g. stages: [{duration: 1m, users: 10}]",
+                )
             return []
         if not isinstance(raw, list):
-            self.add("stages", f"must be a list of stages (got {type(raw).__name__}: {_got(raw)})",
-                     "e.g. stages: [{duration: 1m, users: 10}]")
+            self.add(
+                "stages",
+                f"must be a list of stages (got {type(raw).__name__}: {_got(raw)})",
+                "e.g. stages: [{duration: 1m, users: 10}]",
+            )
             return []
         out = [self._stage(item, i, have_roles) for i, item in enumerate(raw)]
         kinds = ["open" if isinstance(s, dict) and "arrival_rate" in s else "closed" for s in raw]
         if len(set(kinds)) > 1:
             first_open = kinds.index("open")
-            self.add(f"stages[{max(first_open, kinds.index('closed'))}]",
-                     f"mixes closed-model stages (users) with open-model stages (arrival_rate) (got {kinds})",
-                     "Give every stage an arrival_rate (open model) or none (closed model)")
+            self.add(
+                f"stages[{max(first_open, kinds.index('closed'))}]",
+                f"mixes closed-model stages (users) with open-model stages (arrival_rate) (got {kinds})",
+                "Give every stage an arrival_rate (open model) or none (closed model)",
+            )
         return out
 
     def _stage(self, item: Any, i: int, have_roles: bool) -> dict:
@@ -169,9 +192,14 @@ class Checker:
             self.add(where, f"must be a mapping (got {_got(item)})", "e.g. - {duration: 5m, users: 100}")
             return {}
         if "max_users" in item:
-            self.add(f"{where}.max_users", "unknown key 'max_users' (the user pool does not grow)",
-                     "Use users: N for the pre-allocated pool that runs the iterations")
-        self.keys({k: v for k, v in item.items() if k != "max_users"}, STAGE_KEYS, where, required=("duration",))
+            self.add(
+                f"{where}.max_users",
+                "unknown key 'max_users' (the user pool does not grow)",
+                "Use users: N for the pre-allocated pool that runs the iterations",
+            )
+        self.keys(
+            {k: v for k, v in item.items() if k != "max_users"}, STAGE_KEYS, where, required=("duration",)
+        )
         out: dict[str, Any] = {"name": f"stage-{i + 1}", "duration_s": 1.0, "users": 0}
         if "duration" in item:
             try:
@@ -184,11 +212,16 @@ class Checker:
         is_open = "arrival_rate" in item
         if "users" not in item:
             if is_open:
-                self.add(f"{where}.users", "required in an arrival-rate stage: the pre-allocated users that run "
-                         f"the iterations (got keys: {', '.join(map(str, item))})",
-                         "Add users: N, about arrival rate x seconds per iteration x 1.5")
+                self.add(
+                    f"{where}.users",
+                    "required in an arrival-rate stage: the pre-allocated users that run "
+                    f"the iterations (got keys: {', '.join(map(str, item))})",
+                    "Add users: N, about arrival rate x seconds per iteration x 1.5",
+                )
             else:
-                self.add(f"{where}.users", f"required (got keys: {', '.join(map(str, item))})", "e.g. users: 10")
+                self.add(
+                    f"{where}.users", f"required (got keys: {', '.join(map(str, item))})", "e.g. users: 10"
+                )
         elif isinstance(item["users"], bool) or not isinstance(item["users"], int) or item["users"] < 0:
             self.add(f"{where}.users", f"must be a whole number >= 0 (got {_got(item['users'])})")
         else:
@@ -196,24 +229,35 @@ class Checker:
         if "spawn_rate" in item:
             rate = item["spawn_rate"]
             if not _is_number(rate) or rate <= 0:
-                self.add(f"{where}.spawn_rate", f"must be a number > 0 (users per second) (got {_got(rate)})",
-                         "Remove it for a linear ramp over the whole stage")
+                self.add(
+                    f"{where}.spawn_rate",
+                    f"must be a number > 0 (users per second) (got {_got(rate)})",
+                    "Remove it for a linear ramp over the whole stage",
+                )
             else:
                 out["spawn_rate"] = float(rate)
         if is_open:
             try:
                 out["arrival_rate"] = parse_rate(item["arrival_rate"])
             except ValueError:
-                self.add(f"{where}.arrival_rate", f"not a rate >= 0 (got {_got(item['arrival_rate'])})", RATE_FIX)
+                self.add(
+                    f"{where}.arrival_rate", f"not a rate >= 0 (got {_got(item['arrival_rate'])})", RATE_FIX
+                )
             else:
                 if out["arrival_rate"] > 0 and item.get("users") == 0:
-                    self.add(f"{where}.users", "must be >= 1 in an arrival-rate stage with a rate > 0 (got 0)",
-                             "Add users to run the iterations")
+                    self.add(
+                        f"{where}.users",
+                        "must be >= 1 in an arrival-rate stage with a rate > 0 (got 0)",
+                        "Add users to run the iterations",
+                    )
         if "roles" in item:
             out["roles"] = self.weights(item["roles"], f"{where}.roles")
         elif not have_roles:
-            self.add(f"{where}.roles", "no role mix: neither the profile nor this stage has roles",
-                     "Add roles: {UserClass: weight} at the top level or to this stage")
+            self.add(
+                f"{where}.roles",
+                "no role mix: neither the profile nor this stage has roles",
+                "Add roles: {UserClass: weight} at the top level or to this stage",
+            )
         if "name" in item:
             if isinstance(item["name"], str) and item["name"].strip():
                 out["name"] = item["name"].strip()
@@ -230,9 +274,11 @@ class Checker:
             self.add(where, f"must be a mapping (got {_got(raw)})", f"Known keys: {', '.join(defaults)}")
             return out
         self.keys(raw, defaults, where)
-        parsers = {"stop_timeout": (parse_duration, DURATION_FIX),
-                   "arrival_backlog": (_whole, "a whole number >= 0, e.g. 2"),
-                   "dropped_iterations": (parse_ratio, 'e.g. "1%" or 0.01')}
+        parsers = {
+            "stop_timeout": (parse_duration, DURATION_FIX),
+            "arrival_backlog": (_whole, "a whole number >= 0, e.g. 2"),
+            "dropped_iterations": (parse_ratio, 'e.g. "1%" or 0.01'),
+        }
         for key in set(raw) & set(defaults):
             parse, fix = parsers[key]
             try:
@@ -258,12 +304,18 @@ class Checker:
         for i, rule in zip(good, rules, strict=False):
             if rule.window.startswith("stage:") and rule.window[6:] not in names:
                 hint = did_you_mean(rule.window[6:], names)
-                self.add(f"sla[{i}].window", f"names no stage of this profile (got {rule.window!r})",
-                         f"{hint}Stages: {', '.join(names)}")
+                self.add(
+                    f"sla[{i}].window",
+                    f"names no stage of this profile (got {rule.window!r})",
+                    f"{hint}Stages: {', '.join(names)}",
+                )
             if rule.scope == "role" and rule.scope_value not in used:
                 hint = did_you_mean(rule.scope_value, sorted(used))
-                self.add(f"sla[{i}]", f"role {rule.scope_value!r} has no users in this profile",
-                         f"{hint}Roles here: {', '.join(sorted(used))}")
+                self.add(
+                    f"sla[{i}]",
+                    f"role {rule.scope_value!r} has no users in this profile",
+                    f"{hint}Roles here: {', '.join(sorted(used))}",
+                )
         return rules
 
     def ramps(self, plans: Iterable[Any]) -> None:
@@ -273,12 +325,14 @@ class Checker:
             if st.spawn_rate and sp.ramp_s > st.duration_s + 1e-9:
                 prev, end = sum(sp.start_roles.values()), sum(sp.end_roles.values())
                 mix = " and a new mix" if sp.moves != abs(end - prev) else ""
-                self.add(f"stages[{sp.index}].spawn_rate",
-                         f"going from {prev} to {end} users{mix} takes {sp.moves} user starts/stops: "
-                         f"{sp.ramp_s:g}s at {st.spawn_rate:g}/s, longer than the stage ({st.duration_s:g}s)",
-                         f"Raise spawn_rate to >= {math.ceil(sp.moves / st.duration_s * 100) / 100:g}, "
-                         f"lengthen duration to >= {math.ceil(sp.ramp_s):d}s, or remove spawn_rate for a "
-                         "linear ramp over the stage")
+                self.add(
+                    f"stages[{sp.index}].spawn_rate",
+                    f"going from {prev} to {end} users{mix} takes {sp.moves} user starts/stops: "
+                    f"{sp.ramp_s:g}s at {st.spawn_rate:g}/s, longer than the stage ({st.duration_s:g}s)",
+                    f"Raise spawn_rate to >= {math.ceil(sp.moves / st.duration_s * 100) / 100:g}, "
+                    f"lengthen duration to >= {math.ceil(sp.ramp_s):d}s, or remove spawn_rate for a "
+                    "linear ramp over the stage",
+                )
 
 
 def _whole(value: Any) -> int:

@@ -47,8 +47,22 @@ from erpload.profile_schema import (
 )
 
 __all__ = [
-    "ROLES", "Allow", "Options", "Profile", "Stage", "StagePlan", "StageTarget", "allocate", "load_profile",
-    "parse_duration", "parse_profile", "parse_rate", "parse_ratio", "stage_plan", "target_at", "validate_profile_file",
+    "ROLES",
+    "Allow",
+    "Options",
+    "Profile",
+    "Stage",
+    "StagePlan",
+    "StageTarget",
+    "allocate",
+    "load_profile",
+    "parse_duration",
+    "parse_profile",
+    "parse_rate",
+    "parse_ratio",
+    "stage_plan",
+    "target_at",
+    "validate_profile_file",
 ]
 
 
@@ -186,8 +200,21 @@ def stage_plan(profile: Profile) -> tuple[StagePlan, ...]:
             rate, ramp = st.spawn_rate, moves / st.spawn_rate
         else:
             rate, ramp = moves / st.duration_s, st.duration_s
-        plans.append(StagePlan(i, st, start, start + st.duration_s, current, end_roles, moves, rate, ramp,
-                               arrival, st.arrival_rate))
+        plans.append(
+            StagePlan(
+                i,
+                st,
+                start,
+                start + st.duration_s,
+                current,
+                end_roles,
+                moves,
+                rate,
+                ramp,
+                arrival,
+                st.arrival_rate,
+            )
+        )
         current, arrival, start = end_roles, st.arrival_rate, start + st.duration_s
     return tuple(plans)
 
@@ -207,12 +234,23 @@ def target_at(profile: Profile, t: float, plan: tuple[StagePlan, ...] | None = N
     if sp.end_arrival is not None:
         a0 = sp.start_arrival or 0.0
         arrival = a0 + (sp.end_arrival - a0) * min(1.0, elapsed / sp.stage.duration_s)
-    return StageTarget(sp.index, sp.stage.name, users, allocate(users, exact), sp.rate, arrival,
-                       sp.stage.users, dict(sp.end_roles), sp.start_s, sp.end_s)
+    return StageTarget(
+        sp.index,
+        sp.stage.name,
+        users,
+        allocate(users, exact),
+        sp.rate,
+        arrival,
+        sp.stage.users,
+        dict(sp.end_roles),
+        sp.start_s,
+        sp.end_s,
+    )
 
 
-def parse_profile(data: Any, source: str = "<profile>", known_roles: Iterable[str] | None = None
-                  ) -> tuple[Profile | None, list[Problem]]:
+def parse_profile(
+    data: Any, source: str = "<profile>", known_roles: Iterable[str] | None = None
+) -> tuple[Profile | None, list[Problem]]:
     """Validate already-loaded YAML data; return the profile (None if invalid) and ALL problems."""
     c = Checker(known_roles)
     doc = c.document(data)
@@ -223,16 +261,24 @@ def parse_profile(data: Any, source: str = "<profile>", known_roles: Iterable[st
     stages = c.stages(doc.get("stages"), "stages" in doc, "roles" in doc)
     if len(c.problems) == before and stages:  # the stage maths needs sound roles and stages
         c.ramps(stage_plan(Profile("", "", None, roles or {}, tuple(Stage(**s) for s in stages))))
-    options = c.section(doc.get("options"), "options", {"stop_timeout": None, "arrival_backlog": DEFAULT_BACKLOG})
+    options = c.section(
+        doc.get("options"), "options", {"stop_timeout": None, "arrival_backlog": DEFAULT_BACKLOG}
+    )
     allow = c.section(doc.get("allow"), "allow", {"dropped_iterations": DEFAULT_DROPPED})
     sla_rules = c.sla(doc.get("sla"), roles or {}, stages)
     if c.problems:
         return None, c.problems
     return Profile(
-        name=doc["name"], description=doc["description"], host=doc.get("host"), roles=roles or {},
-        stages=tuple(Stage(**s) for s in stages), sla=tuple(sla_rules), sla_raw=tuple(doc.get("sla") or ()),
+        name=doc["name"],
+        description=doc["description"],
+        host=doc.get("host"),
+        roles=roles or {},
+        stages=tuple(Stage(**s) for s in stages),
+        sla=tuple(sla_rules),
+        sla_raw=tuple(doc.get("sla") or ()),
         options=Options(stop_timeout_s=options["stop_timeout"], arrival_backlog=options["arrival_backlog"]),
-        allow=Allow(dropped_iterations=allow["dropped_iterations"]), source_path=source,
+        allow=Allow(dropped_iterations=allow["dropped_iterations"]),
+        source_path=source,
     ), []
 
 
@@ -251,7 +297,9 @@ def _read(path: str | Path, known_roles: Iterable[str] | None) -> tuple[Profile 
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = getattr(e, "problem", None) or str(e).splitlines()[0]
-        return None, [Problem(where, f"YAML syntax error: {what}", "Check indentation, colons and quotes there")]
+        return None, [
+            Problem(where, f"YAML syntax error: {what}", "Check indentation, colons and quotes there")
+        ]
     return parse_profile(data, str(p), known_roles)
 
 
@@ -266,4 +314,3 @@ def load_profile(path: str | Path, known_roles: Iterable[str] | None = None) -> 
 def validate_profile_file(path: str | Path, known_roles: Iterable[str] | None = None) -> list[Problem]:
     """Every problem in a profile file (empty when valid); for `erpload validate`."""
     return _read(path, known_roles)[1]
-

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any
 
 import gevent
 from locust.dispatch import UsersDispatcher
 from locust.env import Environment
 from locust.event import EventHook
+from locust.runners import STATE_INIT, STATE_STOPPED
 from locust.shape import LoadTestShape
 
 from erpload import arrival
@@ -51,7 +52,9 @@ class ProfileDispatcher(UsersDispatcher):
         super().__init__(worker_nodes=worker_nodes, user_classes=user_classes)
         self._targets: dict[str, int] | None = None
 
-    def new_dispatch(self, target_user_count: int, spawn_rate: float, user_classes: list | None = None) -> None:
+    def new_dispatch(
+        self, target_user_count: int, spawn_rate: float, user_classes: list | None = None
+    ) -> None:
         """Start a dispatch cycle; RoleTargets switch this dispatcher to exact per-class counts."""
         counts = getattr(user_classes, "counts", None)
         if counts is None and self._targets is None:
@@ -116,7 +119,7 @@ class ProfileDispatcher(UsersDispatcher):
         step = self._user_count_per_dispatch_iteration
         for i in range(0, len(moves), step):
             t0 = time.perf_counter()
-            for name, sign in moves[i:i + step]:
+            for name, sign in moves[i : i + step]:
                 self._place(name) if sign > 0 else self._take(name)
             self._current_user_count = self.get_current_user_count()
             yielded = True
@@ -159,12 +162,19 @@ class ProfileShape(LoadTestShape):
         self._new_run = True
         self._failed = False
         self._tick: tuple[int, float, RoleTargets] | None = None
+        self._pending: Callable[..., None] | None = None  # stage announcement waiting for test_start
+        self._applied: dict[str, Any] | None = None  # environment settings before any profile changed them
 
     def reset_time(self) -> None:
-        """Restart the clock; a call from outside the shape greenlet (start_shape) starts a new run."""
+        """start_shape: restart the clock and begin a new run at the next tick.
+
+        MasterRunner.start() calls this again from inside our first tick (at test_start); that call
+        is ignored so the 1 s ticks stay aligned with whole-second stage boundaries.
+        """
+        if self.runner is not None and gevent.getcurrent() is self.runner.shape_greenlet:
+            return
         super().reset_time()
-        if self.runner is None or gevent.getcurrent() is not self.runner.shape_greenlet:
-            self._new_run = True
+        self._new_run = True
 
     @property
     def environment(self) -> Environment:
@@ -173,6 +183,7 @@ class ProfileShape(LoadTestShape):
     def _begin_run(self) -> None:
         env = self.environment
         self._new_run, self._failed, self.stage_index, self._tick = False, False, -1, None
+        self._cancel_pending()
         path = self.profile_path or getattr(env.parsed_options, "load_profile", None)
         self.profile, self.plan = None, ()
         if path:
@@ -186,16 +197,27 @@ class ProfileShape(LoadTestShape):
                 return
             install_shape_support(env)
             self.plan = stage_plan(self.profile)
-            if self.profile.host and not env.host:
-                env.host = self.profile.host
-            if self.profile.options.stop_timeout_s is not None:
-                env.stop_timeout = self.profile.options.stop_timeout_s
-            log.info("erpload: load profile %s (%s, %d stages, %.0fs)", self.profile.name, path,
-                     len(self.profile.stages), self.profile.duration_s)
+            self._apply_settings(env, self.profile)
+            log.info(
+                "erpload: load profile %s (%s, %d stages, %.0fs)",
+                self.profile.name,
+                path,
+                len(self.profile.stages),
+                self.profile.duration_s,
+            )
         if self.profile is not None and self.profile.is_open:
             arrival.configure(env, self._arrival_rate, backlog=self.profile.options.arrival_backlog)
         else:
             arrival.configure(env, None)
+
+    def _apply_settings(self, env: Environment, profile: Profile) -> None:
+        """The profile's host (unless -H / the form gave one) and stop timeout, undone for the next run."""
+        if self._applied is None:
+            self._applied = {"stop_timeout": env.stop_timeout, "host": None}
+        if profile.host and (not env.host or env.host == self._applied["host"]):
+            env.host = self._applied["host"] = profile.host
+        timeout = profile.options.stop_timeout_s
+        env.stop_timeout = self._applied["stop_timeout"] if timeout is None else timeout
 
     def _arrival_rate(self) -> float | None:
         target = target_at(self.profile, self.get_run_time(), self.plan) if self.profile else None
@@ -232,12 +254,47 @@ class ProfileShape(LoadTestShape):
         if self._tick is None or full != previous:
             moves = sum(abs(n - previous.get(name, 0)) for name, n in full.items())
             rate = sp.stage.spawn_rate or (moves / max(sp.end_s - t, 0.1) if moves else 1.0)
-            self._tick = (sum(full.values()), rate, RoleTargets([c for c in classes if full[c.__name__]], full))
-        log.info("erpload: stage %d/%d %r at %.1fs -> %s", index + 1, len(self.plan), sp.stage.name, t,
-                 {k: v for k, v in full.items() if v})
-        hook = getattr(self.environment.events, "erpload_stage", None)
-        if hook is not None:
-            hook.fire(index=index, name=sp.stage.name, start_s=t, plan=sp, profile=self.profile)
+            self._tick = (
+                sum(full.values()),
+                rate,
+                RoleTargets([c for c in classes if full[c.__name__]], full),
+            )
+        log.info(
+            "erpload: stage %d/%d %r at %.1fs -> %s",
+            index + 1,
+            len(self.plan),
+            sp.stage.name,
+            t,
+            dict(sorted((k, v) for k, v in full.items() if v)),
+        )
+        self._announce(sp)
+
+    def _announce(self, sp: StagePlan) -> None:
+        """Fire `erpload_stage`; before the run's test_start has fired, right after it instead."""
+        events = self.environment.events
+        hook = getattr(events, "erpload_stage", None)
+        if hook is None:
+            return
+
+        def fire(**_: Any) -> None:
+            self._cancel_pending()
+            hook.fire(
+                index=sp.index, name=sp.stage.name, start_s=self.get_run_time(), plan=sp, profile=self.profile
+            )
+
+        self._cancel_pending()
+        if self.runner.state in (STATE_INIT, STATE_STOPPED):  # type: ignore[union-attr]
+            # the first tick comes before test_start, whose listeners reset stats and run records;
+            # listeners added now run after those registered at init
+            self._pending = fire
+            events.test_start.add_listener(fire)
+        else:
+            fire()
+
+    def _cancel_pending(self) -> None:
+        if self._pending is not None:
+            self.environment.events.test_start.remove_listener(self._pending)
+            self._pending = None
 
 
 def install_shape_support(environment: Environment) -> None:
@@ -248,7 +305,9 @@ def install_shape_support(environment: Environment) -> None:
             log.warning("erpload: replacing custom dispatcher %s with ProfileDispatcher", current.__name__)
         environment.dispatcher_class = ProfileDispatcher
     if getattr(environment.events, "erpload_stage", None) is None:
-        environment.events.erpload_stage = EventHook()  # fired on entering a stage: index, name, start_s, plan, profile
+        environment.events.erpload_stage = (
+            EventHook()
+        )  # fired on entering a stage: index, name, start_s, plan, profile
 
 
 def current_profile(environment: Environment) -> Profile | None:

@@ -248,6 +248,8 @@ class RunSummary:
     timeline: TimelineData = field(default_factory=TimelineData)
     baseline: dict[str, Any] | None = None  # baseline.Comparison.to_dict()
     resources: dict[str, Any] = field(default_factory=dict)  # free-form, filled by the resources monitor
+    load: dict[str, Any] = field(default_factory=dict)  # model, per-role users, planned/started/dropped iterations
+    invalid: list[dict[str, Any]] = field(default_factory=list)  # why the run is INVALID: {reason, detail, at_s}
     notes: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
@@ -319,6 +321,8 @@ def build_summary(
     timeline: Mapping[str, Any] | None = None,
     baseline: Mapping[str, Any] | None = None,
     resources: Mapping[str, Any] | None = None,
+    load: Mapping[str, Any] | None = None,
+    invalid: Iterable[Mapping[str, Any]] = (),
     notes: Iterable[str] = (),
 ) -> RunSummary:
     """Assemble a RunSummary from a final snapshot, SLA results and run metadata."""
@@ -347,6 +351,8 @@ def build_summary(
         timeline=TimelineData.from_dict(timeline),
         baseline=dict(baseline) if baseline is not None else None,
         resources=dict(resources or {}),
+        load=dict(load or {}),
+        invalid=[dict(i) for i in invalid],
         notes=out_notes,
     )
 

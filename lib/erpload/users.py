@@ -196,6 +196,11 @@ class ErpUser(FastHttpUser):
         self.last_status = 0  # status of the last api() answer (0: no valid response)
         self._auth: dict[str, str] = {}
         self._renew_at = 0.0
+        self._context = {"role": type(self).__name__}  # per-role stats key (erpload.distributed)
+
+    def context(self) -> dict[str, Any]:
+        """Request-event context of every request this user sends: its role (user class name)."""
+        return self._context
 
     def wait_time(self) -> float:  # type: ignore[override]
         """Seconds before the next task: 0 after an open-model token (erpload.arrival), else think time.
@@ -379,8 +384,8 @@ class ErpUser(FastHttpUser):
 
     def _fire_failure(self, request_type: str, name: str, exc: BaseException) -> None:
         self.environment.events.request.fire(request_type=request_type, name=name, response_time=0,
-                                             response_length=0, response=None, context={}, exception=exc,
-                                             start_time=time.time(), url="")
+                                             response_length=0, response=None, context=self._context,
+                                             exception=exc, start_time=time.time(), url="")
 
 
 ErpUser.on_start = _guard(ErpUser.on_start)  # type: ignore[method-assign]

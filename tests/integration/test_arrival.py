@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-if "locust" not in sys.modules:  # conftest imported requests (so ssl) before gevent patching (gevent#1016):
-    from gevent import monkey  # patch the rest as locust would and import locust unpatched
-
-    monkey.patch_all(ssl=False)
-    os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
-    import locust  # noqa: F401
-    del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
 
 import gevent
 import locust.runners
@@ -35,7 +25,8 @@ def _profile(tmp: Path, rate: float, users: int) -> Path:
     path.write_text(
         f"name: open\ndescription: open model test\nroles: {{CuttingOperator: 1}}\noptions: {{arrival_backlog: 1}}\n"
         f"stages:\n  - {{duration: 1s, arrival_rate: {rate}, users: {users}, spawn_rate: 100}}\n"
-        f"  - {{duration: {HOLD_S:g}s, arrival_rate: {rate}/s, users: {users}}}\n")
+        f"  - {{duration: {HOLD_S:g}s, arrival_rate: {rate}/s, users: {users}}}\n"
+    )
     return path
 
 
@@ -74,7 +65,9 @@ def runners() -> Iterator[list[Runner]]:
 def _env(cls: type[User], profile: Path | None) -> Environment:
     opts = get_parser(default_config_files=[]).parse_args([])
     opts.load_profile = str(profile) if profile else None
-    env = Environment(user_classes=[cls], shape_class=ProfileShape() if profile else None, parsed_options=opts)
+    env = Environment(
+        user_classes=[cls], shape_class=ProfileShape() if profile else None, parsed_options=opts
+    )
     install_shape_support(env)
     return env
 
@@ -86,7 +79,9 @@ def _run_local(tmp: Path, runners: list[Runner], rate: float, users: int, servic
     install_arrival(env)
     env.runner.start_shape()
     _wait(lambda: env.runner.state == STATE_STOPPED, HOLD_S + 10, "the profile to end")
-    print(f"\nrate {rate}/s, {users} users x {service_s}s: {arrival_totals(env)}, iterations run {done.get(id(env))}")
+    print(
+        f"\nrate {rate}/s, {users} users x {service_s}s: {arrival_totals(env)}, iterations run {done.get(id(env))}"
+    )
     return arrival_totals(env), done.get(id(env), 0)
 
 
@@ -110,7 +105,9 @@ def test_ample_users_achieve_the_planned_rate(tmp_path: Path, runners) -> None:
     assert abs(iterations - totals["started"]) <= 1
 
 
-def test_total_rate_is_split_over_workers_and_summed_on_the_master(tmp_path: Path, runners, monkeypatch) -> None:
+def test_total_rate_is_split_over_workers_and_summed_on_the_master(
+    tmp_path: Path, runners, monkeypatch
+) -> None:
     monkeypatch.setattr(locust.runners, "WORKER_REPORT_INTERVAL", 0.5)
     done: dict[int, int] = {}
     cls = _user_class(0.05, done)

@@ -17,8 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "docs" / "erp-api.md"
 ROLE_KEYS = ("admin", "ppic", "cutting", "sewing", "finishing", "qc", "warehouse")
 OPERATOR_KEYS = ("cutting", "sewing", "finishing")
-USERS = {"admin": "admin01", "ppic": "ppic01", "cutting": "cutting001", "sewing": "sewing001",
-         "finishing": "finishing001", "qc": "qc01", "warehouse": "warehouse01"}
+USERS = {
+    "admin": "admin01",
+    "ppic": "ppic01",
+    "cutting": "cutting001",
+    "sewing": "sewing001",
+    "finishing": "finishing001",
+    "qc": "qc01",
+    "warehouse": "warehouse01",
+}
 ALL = ("admin", "ppic", "operator:*", "qc", "warehouse")  # what the table's "all" means
 
 
@@ -123,7 +130,9 @@ def _sample_request(row: Row, sessions: dict[str, Api]) -> tuple[str, str, dict[
     path, kw = row.path, {}
     if "{id}" in path:
         if path.startswith("/production/work-orders"):
-            wo = admin.ok("GET", "/production/work-orders", params={"department": "cutting", "status": "open"})
+            wo = admin.ok(
+                "GET", "/production/work-orders", params={"department": "cutting", "status": "open"}
+            )
             ident = wo["items"][0]["id"]
         elif path.startswith("/qc/"):
             ident = admin.ok("GET", "/qc/tests", params={"status": "pending"})["items"][0]["id"]

@@ -7,23 +7,17 @@ import json
 import logging
 import os
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-if "locust" not in sys.modules:  # tests/conftest.py imported requests (so ssl) before any gevent patching:
-    from gevent import monkey  # patching ssl now recurses (gevent#1016); patch the rest as locust would,
-
-    monkey.patch_all(ssl=False)  # keep ssl (the targets here are plain http), and import locust unpatched
-    os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
-    import locust  # noqa: F401
-    del os.environ["LOCUST_SKIP_MONKEY_PATCH"]  # never inherited by the processes other tests start
-
 import gevent
 import pytest
 import requests
+from locust import task
 from locust.env import Environment
 from procs import ROOT, Target
 
@@ -49,12 +43,17 @@ COMMON = {("POST", "/auth/login"), ("GET", "/auth/me"), ("GET", "/dashboard")}
 class Run:
     """One in-process Locust run: its environment, runner and any user_error raised."""
 
-    def __init__(self, classes: list[type], host: str, users: int, *, until: Callable[[], bool] | None = None,
-                 min_s: float = 3.0, max_s: float = 30.0, during: Callable[[Run], None] | None = None) -> None:
+    def __init__(self, classes: list[type], host: str, users: int, *, until: Callable[[Run], bool] | None = None,
+                 min_s: float = 3.0, max_s: float = 30.0, during: Callable[[Run], None] | None = None,
+                 setup: Callable[[Environment], None] | None = None) -> None:
         self.env = Environment(user_classes=classes, host=host)
         self.user_errors: list[BaseException] = []
         self.env.events.user_error.add_listener(lambda exception, **_: self.user_errors.append(exception))
+        self.roles: set[str | None] = set()  # the role each request was attributed to (per-role stats)
+        self.env.events.request.add_listener(lambda context, **_: self.roles.add((context or {}).get("role")))
         self.runner = self.env.create_local_runner()
+        if setup is not None:
+            setup(self.env)
         self.runner.start(users, spawn_rate=users)
         started = time.monotonic()
         while True:  # bounded: stop as soon as the workflow has visibly advanced, fail later if it never does
@@ -63,7 +62,7 @@ class Run:
             if during is not None and elapsed >= min_s / 2:
                 during(self)
                 during = None
-            if elapsed >= max_s or (elapsed >= min_s and (until is None or until())):
+            if elapsed >= max_s or (elapsed >= min_s and (until is None or until(self))):
                 break
         self.alive = self.runner.user_count
         self.runner.quit()
@@ -77,11 +76,11 @@ class Run:
     def failures(self) -> list[str]:
         return sorted(f"{e.method} {e.name}: {e.error} x{e.occurrences}" for e in self.env.stats.errors.values())
 
-    def assert_clean(self) -> None:
+    def assert_clean(self, probes: bool = True) -> None:
         assert self.runner.exceptions == {} and self.user_errors == []
         assert self.failures == [], "\n".join(self.failures)
         assert not [n for _, n in self.names if ID_IN_NAME.search(n)], self.names
-        assert any(n.endswith(U.PROBE_SUFFIX) for _, n in self.names), "no RBAC probe ran"
+        assert not probes or any(n.endswith(U.PROBE_SUFFIX) for _, n in self.names), "no RBAC probe ran"
         assert U.rbac_violations() == {}
         assert U.session_counts().get("task_errors", 0) == 0
 
@@ -128,7 +127,8 @@ def test_operators_claim_and_finish_work_orders(target: Target, api: Api, cls: t
     wo = "/production/work-orders"
     done0 = api.total(wo, department=step, status="done")
     next0 = api.total(wo, department=after[0], status=after[1]) if after else api.total("/qc/tests")
-    run = Run([cls], target.url, 5, until=lambda: api.total(wo, department=step, status="done") >= done0 + 5)
+    run = Run([cls], target.url, 5, until=lambda r: ("POST", f"{wo}/[id]/claim") in r.names  # after own WOs
+              and api.total(wo, department=step, status="done") >= done0 + 5)
     run.assert_clean()
     assert {("GET", wo), ("POST", f"{wo}/[id]/claim"), ("POST", f"/production/{step}"),
             ("PATCH", f"{wo}/[id]")} | COMMON <= run.names
@@ -139,7 +139,7 @@ def test_operators_claim_and_finish_work_orders(target: Target, api: Api, cls: t
 def test_qc_inspectors_pass_and_fail_lots(target: Target, api: Api) -> None:
     passed0, failed0 = api.total("/qc/tests", status="passed"), api.total("/qc/tests", status="failed")
     run = Run([QC.QcInspector], target.url, 4,
-              until=lambda: api.total("/qc/tests", status="passed") >= passed0 + 10)
+              until=lambda r: api.total("/qc/tests", status="passed") >= passed0 + 10)
     run.assert_clean()
     assert {("GET", "/qc/tests"), ("POST", "/qc/tests/[id]/result")} | COMMON <= run.names
     assert api.total("/qc/tests", status="passed") >= passed0 + 10
@@ -149,7 +149,7 @@ def test_qc_inspectors_pass_and_fail_lots(target: Target, api: Api) -> None:
 def test_planners_create_and_browse_orders(target: Target, api: Api) -> None:
     mos0 = api.total("/ppic/manufacturing-orders")
     run = Run([PLAN.PpicPlanner], target.url, 3,
-              until=lambda: api.total("/ppic/manufacturing-orders") >= mos0 + 5)
+              until=lambda r: api.total("/ppic/manufacturing-orders") >= mos0 + 5)
     run.assert_clean()
     assert {("GET", "/ppic/manufacturing-orders"), ("POST", "/ppic/manufacturing-orders"),
             ("GET", "/ppic/manufacturing-orders/[id]"), ("POST", "/reports/production")} | COMMON <= run.names
@@ -171,7 +171,7 @@ def test_warehouse_receives_and_adjusts_stock_matching_the_ledger(target: Target
             super().on_start()
             self.stock = {sku: before[sku] for sku in fixed}
 
-    run = Run([Clerk], target.url, 3, until=lambda: len(U.stock_ledger()) >= 12, min_s=4)
+    run = Run([Clerk], target.url, 3, until=lambda r: len(U.stock_ledger()) >= 12, min_s=4)
     run.assert_clean()
     assert {("GET", "/warehouse/receipts"), ("POST", "/warehouse/receipts/[id]/receive"), ("GET", "/warehouse/stock"),
             ("GET", "/warehouse/stock/[sku]"), ("POST", "/warehouse/stock/[sku]/adjust")} | COMMON <= run.names
@@ -256,3 +256,69 @@ def test_faults_become_counted_failures_not_tracebacks(tmp_path: Path, caplog: p
     assert run.alive == 14 and run.env.stats.total.num_requests > 300
     assert run.env.stats.total.num_failures < run.env.stats.total.num_requests  # users kept working
     assert not [n for _, n in run.names if ID_IN_NAME.search(n)]
+    assert U.rbac_violations() == {}  # a fault (500, truncated 200) on a probe is a failure, not a violation
+    assert run.roles == {c.__name__ for c in ALL}  # every request, failed or not, is attributed to its role
+
+
+def test_rbac_violation_is_a_named_failure_counted_per_role(target: Target) -> None:
+    class LeakyProbe(U.ErpUser):
+        """Probes an endpoint admins may call, so the 'server' lets the forbidden call through."""
+
+        role_key = "admin"
+        rbac_probes = (U.Probe("GET", "/admin/rbac", "/admin/rbac"),)
+
+        @task
+        def probe(self) -> None:
+            self.rbac_probe()
+
+    run = Run([LeakyProbe], target.url, 2, min_s=1.5, max_s=1.5)
+    probes = run.env.stats.get("/admin/rbac" + U.PROBE_SUFFIX, "GET")
+    assert probes.num_requests > 3 and probes.num_failures == probes.num_requests
+    assert run.failures == [f"GET /admin/rbac [rbac-probe]: RBAC violation: role admin got HTTP 200 for GET "
+                            f"/admin/rbac (expected 403) x{probes.num_requests}"]
+    assert U.rbac_violations() == {"admin": probes.num_requests}
+
+
+def test_role_without_accounts_is_a_counted_failure(target: Target) -> None:
+    no_qc = {role: accounts for role, accounts in credentials.seeded_accounts("x").items() if role != "qc"}
+    credentials.reset_pool(credentials.CredentialPool(no_qc, "test pool"))
+    run = Run([QC.QcInspector], target.url, 2, min_s=1.5, max_s=1.5)
+    assert len(run.failures) == 1 and run.failures[0].startswith("LOGIN /auth/login: ")
+    assert "no accounts for role 'qc'" in run.failures[0] and run.failures[0].endswith(" x2")
+    assert run.runner.exceptions == {} and run.user_errors == [] and run.alive == 2
+
+
+def test_open_model_tokens_replace_think_time(target: Target) -> None:
+    arrival = pytest.importorskip("erpload.arrival")
+    U.set_think_time("30,30")  # closed model: one task per user in this run
+    closed = Run([ADM.Admin], target.url, 4, min_s=3, max_s=3)
+    tasks = sum(e.num_requests for (n, m), e in closed.env.stats.entries.items() if n not in ("/auth/login", "/auth/me"))
+    assert tasks == 4
+    U.reset_tallies()
+
+    def open_model(env: Environment) -> None:
+        arrival.install_arrival(env)
+        arrival.configure(env, lambda: 10.0)  # 10 workflow iterations/s in total, whatever the think time
+
+    run = Run([ADM.Admin], target.url, 4, min_s=3, max_s=3, setup=open_model)
+    run.assert_clean(probes=False)  # ~30 iterations: a probe (~5 %) is likely, not certain
+    tasks = sum(e.num_requests for (n, m), e in run.env.stats.entries.items() if n not in ("/auth/login", "/auth/me"))
+    assert 20 <= tasks <= 45, tasks  # ~4 first iterations + ~30 paced ones
+
+
+def _users_attrs(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    code = ("from erpload.users import ErpUser as U, THINK_TIME as T; "
+            "print(U.network_timeout, U.connection_timeout, U.insecure, T)")
+    return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_timeout_tls_and_think_time_settings_from_env() -> None:
+    clean = {"ERPLOAD_REQUEST_TIMEOUT": "", "ERPLOAD_INSECURE_TLS": "", "ERPLOAD_THINK_TIME": ""}
+    assert _users_attrs(clean).stdout.split() == ["10.0", "10.0", "False", "None"]  # safe defaults
+    custom = _users_attrs({"ERPLOAD_REQUEST_TIMEOUT": "2.5", "ERPLOAD_INSECURE_TLS": "1", "ERPLOAD_THINK_TIME": "0.1,0.5"})
+    assert custom.stdout.split() == ["2.5", "2.5", "True", "(0.1,", "0.5)"]
+    bad = _users_attrs({"ERPLOAD_REQUEST_TIMEOUT": "ten"})
+    assert bad.returncode != 0 and "ERPLOAD_REQUEST_TIMEOUT: must be a number of seconds > 0 (got 'ten')" in bad.stderr
+    bad = _users_attrs({"ERPLOAD_THINK_TIME": "5,1"})
+    assert bad.returncode != 0 and "Use 'MIN,MAX' seconds with 0 <= MIN <= MAX" in bad.stderr

@@ -6,29 +6,19 @@ dispatcher are under test. Counts are read from the master's (or local runner's)
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-if "locust" not in sys.modules:  # conftest imported requests (so ssl) before gevent patching (gevent#1016):
-    from gevent import monkey  # patch the rest as locust would and import locust unpatched
-
-    monkey.patch_all(ssl=False)
-    os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
-    import locust  # noqa: F401
-    del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
 
 import gevent
 import pytest
 from locust import User, constant, task
 from locust.argument_parser import get_parser
 from locust.env import Environment
-from locust.runners import STATE_STOPPED, Runner
+from locust.runners import STATE_STOPPED, Runner, WorkerNode
 
 from erpload.profiles import ROLES, load_profile, stage_plan, target_at
-from erpload.shapes import ProfileDispatcher, ProfileShape, install_shape_support
+from erpload.shapes import ProfileDispatcher, ProfileShape, RoleTargets, install_shape_support
 
 ROOT = Path(__file__).resolve().parents[2]
 MIX_CHANGE = ROOT / "profiles" / "mix-change.yaml"
@@ -36,7 +26,9 @@ MIX_CHANGE = ROOT / "profiles" / "mix-change.yaml"
 
 def _role_class(name: str) -> type[User]:
     """A user named like a role that makes no request (the dispatcher is what is under test)."""
-    return type(name, (User,), {"wait_time": constant(0.2), "idle": task(lambda self: None), "__module__": __name__})
+    return type(
+        name, (User,), {"wait_time": constant(0.2), "idle": task(lambda self: None), "__module__": __name__}
+    )
 
 
 CLASSES = [_role_class(n) for n in ROLES]
@@ -62,15 +54,22 @@ class Cluster:
 
     def __init__(self, profile: Path | None, workers: int = 0, **opts: object) -> None:
         self.shape = ProfileShape()
-        self.env = Environment(user_classes=CLASSES, shape_class=self.shape, parsed_options=_options(profile, **opts))
+        self.env = Environment(
+            user_classes=CLASSES, shape_class=self.shape, parsed_options=_options(profile, **opts)
+        )
         install_shape_support(self.env)
+        self.stages: list[str] = []  # stage announcements, reset at test_start like the run recorder does
+        self.env.events.test_start.add_listener(lambda **_: self.stages.clear())
+        self.env.events.erpload_stage.add_listener(lambda name, **_: self.stages.append(name))
         self.workers: list[Runner] = []
         if not workers:
             self.runner: Runner = self.env.create_local_runner()
             return
         self.runner = master = self.env.create_master_runner("127.0.0.1", 0)
         for _ in range(workers):
-            self.workers.append(Environment(user_classes=CLASSES).create_worker_runner("127.0.0.1", master.server.port))
+            self.workers.append(
+                Environment(user_classes=CLASSES).create_worker_runner("127.0.0.1", master.server.port)
+            )
         _wait(lambda: len(master.clients.ready) == workers, 10, f"{workers} workers to connect")
 
     def counts(self) -> dict[str, int]:
@@ -115,17 +114,22 @@ def test_every_stage_runs_its_exact_role_mix_including_mix_changes_and_ramp_down
         got = _sample_at(cluster, sp.start_s + 3.0)
         observed.append(got)
         off = {r: (got[r], sp.end_roles.get(r, 0)) for r in ROLES if abs(got[r] - sp.end_roles.get(r, 0)) > 1}
-        assert not off, f"stage {sp.stage.name}: role counts off by more than 1 (got, want): {off}; all: {got}"
+        assert not off, (
+            f"stage {sp.stage.name}: role counts off by more than 1 (got, want): {off}; all: {got}"
+        )
     print(f"\nobserved per stage ({len(cluster.workers)} workers):", *observed, sep="\n  ")
     _wait(lambda: cluster.runner.state == STATE_STOPPED, 10, "the run to stop after the last stage")
     assert sum(cluster.counts().values()) == 0
+    assert cluster.stages == [sp.stage.name for sp in plan]  # stage 0 announced after test_start
 
 
 def test_linear_ramp_follows_target_at_then_holds_then_ramps_down(cluster_factory, tmp_path: Path) -> None:
     profile = tmp_path / "ramp.yaml"
-    profile.write_text("name: ramp\ndescription: linear ramp\nroles: {CuttingOperator: 1, QcInspector: 1}\n"
-                       "stages:\n  - {name: ramp, duration: 6s, users: 6}\n  - {name: hold, duration: 2s, users: 6}\n"
-                       "  - {name: down, duration: 2s, users: 0}\n")
+    profile.write_text(
+        "name: ramp\ndescription: linear ramp\nroles: {CuttingOperator: 1, QcInspector: 1}\n"
+        "stages:\n  - {name: ramp, duration: 6s, users: 6}\n  - {name: hold, duration: 2s, users: 6}\n"
+        "  - {name: down, duration: 2s, users: 0}\n"
+    )
     cluster = cluster_factory(profile)
     parsed = load_profile(profile)
     cluster.runner.start_shape()
@@ -180,3 +184,24 @@ def test_without_a_profile_the_shape_is_plain_users_spawn_rate_run_time() -> Non
         assert cluster.runner.user_count == 0
     finally:
         cluster.close()
+
+
+def test_dispatcher_keeps_exact_counts_and_balance_when_workers_change() -> None:
+    nodes = [WorkerNode(f"host_{i}") for i in range(2)]
+    d = ProfileDispatcher(worker_nodes=nodes, user_classes=CLASSES)
+    counts = {**dict.fromkeys(ROLES, 0), "CuttingOperator": 5, "QcInspector": 3, "Admin": 1}
+    d.new_dispatch(9, 1000, RoleTargets([c for c in CLASSES if counts[c.__name__]], counts))
+    *_, last = list(d)
+    assert _aggregate(last) == counts and sorted(sum(w.values()) for w in last.values()) == [4, 5]
+    d.add_worker(WorkerNode("host_2"))  # a late worker: the same totals spread over three
+    d.new_dispatch(9, 1000)  # what the runner calls on a rebalance (no user_classes)
+    *_, last = list(d)
+    assert _aggregate(last) == counts and [sum(w.values()) for w in last.values()] == [3, 3, 3]
+    d.remove_worker(nodes[0])
+    d.new_dispatch(9, 1000)
+    *_, last = list(d)
+    assert set(last) == {"host_1", "host_2"} and _aggregate(last) == counts
+
+
+def _aggregate(users_on_workers: dict[str, dict[str, int]]) -> dict[str, int]:
+    return {name: sum(w.get(name, 0) for w in users_on_workers.values()) for name in ROLES}

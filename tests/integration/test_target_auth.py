@@ -11,7 +11,9 @@ import requests
 from procs import SEED_PASSWORD, Target
 from test_contract import AUTH_ROWS, OPERATOR_KEYS, ROLE_KEYS, USERS, Api, Row, allowed
 
-SECRET = "integration-test-secret-0123456789abcdef"  # known secret: lets the tests mint expired and foreign tokens
+SECRET = (
+    "integration-test-secret-0123456789abcdef"  # known secret: lets the tests mint expired and foreign tokens
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +28,15 @@ def world(target) -> dict[str, Any]:
     """Role sessions plus the objects the matrix cells act on (claimed WOs, pending tests...)."""
     s = {k: Api(target, u) for k, u in USERS.items()}
     admin = s["admin"]
-    open_wos = {d: [w["id"] for w in admin.ok("GET", "/production/work-orders",
-                                               params={"department": d, "status": "open", "page_size": 40})["items"]]
-                for d in OPERATOR_KEYS}
+    open_wos = {
+        d: [
+            w["id"]
+            for w in admin.ok(
+                "GET", "/production/work-orders", params={"department": d, "status": "open", "page_size": 40}
+            )["items"]
+        ]
+        for d in OPERATOR_KEYS
+    }
     held = {}
     for d in OPERATOR_KEYS:  # each operator holds one WO of their department for PATCH and step cells
         wo = open_wos[d].pop()
@@ -88,8 +96,11 @@ def test_rbac_matrix_cell(world, row, role):
 
 def _token(claims: dict[str, Any], secret: str = SECRET, alg: str = "HS256") -> str:
     now = int(time.time())
-    return jwt.encode({"sub": "admin01", "role": "admin", "dept": None, "iat": now, "exp": now + 600, **claims},
-                      secret, algorithm=alg)
+    return jwt.encode(
+        {"sub": "admin01", "role": "admin", "dept": None, "iat": now, "exp": now + 600, **claims},
+        secret,
+        algorithm=alg,
+    )
 
 
 BAD_AUTH = {
@@ -97,8 +108,8 @@ BAD_AUTH = {
     "expired": "Bearer " + _token({"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600}),
     "forged": "Bearer " + _token({}, secret="not-the-server-secret-0123456789abcdef"),
     "malformed": "Bearer not.a.jwt",
-    "alg-none": "Bearer " + jwt.encode({"sub": "admin01", "role": "admin", "exp": int(time.time()) + 600},
-                                      None, algorithm="none"),
+    "alg-none": "Bearer "
+    + jwt.encode({"sub": "admin01", "role": "admin", "exp": int(time.time()) + 600}, None, algorithm="none"),
     "not-bearer": "Basic YWRtaW4wMTplcnBsb2FkLWRlbW8=",
     "unknown-role": "Bearer " + _token({"role": "superuser"}),
 }
@@ -121,8 +132,9 @@ def test_valid_minted_token_is_accepted(target):
 
 
 def test_login_returns_contract_shape_and_claims(target):
-    r = requests.post(target.url + "/auth/login", json={"username": "sewing042", "password": SEED_PASSWORD},
-                      timeout=10)
+    r = requests.post(
+        target.url + "/auth/login", json={"username": "sewing042", "password": SEED_PASSWORD}, timeout=10
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600
@@ -132,13 +144,16 @@ def test_login_returns_contract_shape_and_claims(target):
     assert claims["exp"] - claims["iat"] == 3600
 
 
-@pytest.mark.parametrize("body,status,field", [
-    ({"username": "admin01", "password": "wrong"}, 401, None),
-    ({"username": "nobody", "password": SEED_PASSWORD}, 401, None),
-    ({"username": "admin01"}, 422, "password"),
-    ({"password": SEED_PASSWORD}, 422, "username"),
-    ({"username": 7, "password": SEED_PASSWORD}, 422, "username"),
-])
+@pytest.mark.parametrize(
+    "body,status,field",
+    [
+        ({"username": "admin01", "password": "wrong"}, 401, None),
+        ({"username": "nobody", "password": SEED_PASSWORD}, 401, None),
+        ({"username": "admin01"}, 422, "password"),
+        ({"password": SEED_PASSWORD}, 422, "username"),
+        ({"username": 7, "password": SEED_PASSWORD}, 422, "username"),
+    ],
+)
 def test_login_rejections(target, body, status, field):
     r = requests.post(target.url + "/auth/login", json=body, timeout=10)
     assert r.status_code == status, r.text

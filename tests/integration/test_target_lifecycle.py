@@ -24,9 +24,18 @@ def _claim_and_finish(api: Api, dept: str, wo_id: int, qty: int) -> dict:
 def test_full_lifecycle_increases_stock(s):
     sku = "FG-000321"
     before = s["warehouse"].ok("GET", f"/warehouse/stock/{sku}")["quantity"]
-    mo = s["ppic"].ok("POST", "/ppic/manufacturing-orders", 201, json={
-        "style": "POLO-321", "quantity": 30, "due_date": "2030-06-30", "customer": "Lifecycle Test",
-        "product_sku": sku})
+    mo = s["ppic"].ok(
+        "POST",
+        "/ppic/manufacturing-orders",
+        201,
+        json={
+            "style": "POLO-321",
+            "quantity": 30,
+            "due_date": "2030-06-30",
+            "customer": "Lifecycle Test",
+            "product_sku": sku,
+        },
+    )
     assert mo["status"] == "planned" and mo["number"] == f"MO-{mo['id']:06d}" and mo["product_sku"] == sku
     [cut] = mo["work_orders"]
     assert (cut["department"], cut["status"], cut["quantity"]) == ("cutting", "open", 30)
@@ -48,8 +57,11 @@ def test_full_lifecycle_increases_stock(s):
     assert step["next"]["type"] == "qc_test"
 
     # QC fails: a finishing rework WO; finishing it again yields a new QC test, which passes.
-    failed = s["qc"].ok("POST", f"/qc/tests/{step['next']['id']}/result", json={"passed": False, "defects": 4,
-                                                                               "notes": "loose seams"})
+    failed = s["qc"].ok(
+        "POST",
+        f"/qc/tests/{step['next']['id']}/result",
+        json={"passed": False, "defects": 4, "notes": "loose seams"},
+    )
     assert failed["test"]["status"] == "failed" and failed["test"]["inspector"] == "qc01"
     assert failed["next"]["type"] == "work_order" and failed["next"]["department"] == "finishing"
     r = s["qc"].post(f"/qc/tests/{step['next']['id']}/result", json={"passed": True, "defects": 0})
@@ -58,8 +70,9 @@ def test_full_lifecycle_increases_stock(s):
     passed = s["qc"].ok("POST", f"/qc/tests/{step['next']['id']}/result", json={"passed": True, "defects": 0})
     assert passed["next"]["type"] == "receipt"
 
-    received = s["warehouse"].ok("POST", f"/warehouse/receipts/{passed['next']['id']}/receive",
-                                 json={"location": "WH2-A02-R02"})
+    received = s["warehouse"].ok(
+        "POST", f"/warehouse/receipts/{passed['next']['id']}/receive", json={"location": "WH2-A02-R02"}
+    )
     assert received["receipt"]["status"] == "received" and received["receipt"]["received_by"] == "warehouse01"
     assert received["stock"]["sku"] == sku and received["stock"]["quantity"] == before + 30
     assert s["warehouse"].ok("GET", f"/warehouse/stock/{sku}")["quantity"] == before + 30
@@ -68,18 +81,36 @@ def test_full_lifecycle_increases_stock(s):
     assert r.status_code == 409
 
     # Every state change left an audit row.
-    actions = {a["action"] for a in s["admin"].ok("GET", "/admin/audit-log", params={"page_size": 40})["items"]}
-    assert {"mo.create", "work_order.claim", "work_order.cutting", "work_order.done", "work_order.create",
-            "qc_test.create", "qc_test.failed", "qc_test.passed", "receipt.create", "receipt.received",
-            "mo.completed"} <= actions
+    actions = {
+        a["action"] for a in s["admin"].ok("GET", "/admin/audit-log", params={"page_size": 40})["items"]
+    }
+    assert {
+        "mo.create",
+        "work_order.claim",
+        "work_order.cutting",
+        "work_order.done",
+        "work_order.create",
+        "qc_test.create",
+        "qc_test.failed",
+        "qc_test.passed",
+        "receipt.create",
+        "receipt.received",
+        "mo.completed",
+    } <= actions
     mo_full = s["ppic"].ok("GET", f"/ppic/manufacturing-orders/{mo['id']}")
-    assert [w["department"] for w in mo_full["work_orders"]] == ["cutting", "sewing", "finishing", "finishing"]
+    assert [w["department"] for w in mo_full["work_orders"]] == [
+        "cutting",
+        "sewing",
+        "finishing",
+        "finishing",
+    ]
     assert all(w["status"] == "done" for w in mo_full["work_orders"])
 
 
 def _open_wo(s: dict[str, Api], dept: str, skip: int = 0) -> int:
-    items = s["admin"].ok("GET", "/production/work-orders",
-                          params={"department": dept, "status": "open", "page_size": 200})["items"]
+    items = s["admin"].ok(
+        "GET", "/production/work-orders", params={"department": dept, "status": "open", "page_size": 200}
+    )["items"]
     return items[-1 - skip]["id"]
 
 
@@ -105,7 +136,9 @@ def test_concurrent_claims_have_exactly_one_winner(target, s):
 def test_patch_note_only_by_holder(target, s):
     wo = _open_wo(s, "sewing", skip=1)
     s["sewing"].ok("POST", f"/production/work-orders/{wo}/claim")
-    assert s["sewing"].ok("PATCH", f"/production/work-orders/{wo}", json={"note": "needle changed"})["id"] == wo
+    assert (
+        s["sewing"].ok("PATCH", f"/production/work-orders/{wo}", json={"note": "needle changed"})["id"] == wo
+    )
     other = Api(target, "sewing002")
     r = other.call("PATCH", f"/production/work-orders/{wo}", json={"note": "not mine"})
     assert r.status_code == 409 and "sewing001" in r.json()["detail"]
@@ -133,7 +166,9 @@ def test_lists_filter_and_page(s):
     assert page["total"] >= 10 and len(page["items"]) == 5 and page["page_size"] == 5
     assert all("MO-00012" in m["number"] for m in page["items"])
     done = admin.ok("GET", "/production/work-orders", params={"status": "done", "department": "sewing"})
-    assert done["total"] > 0 and {(w["status"], w["department"]) for w in done["items"]} == {("done", "sewing")}
+    assert done["total"] > 0 and {(w["status"], w["department"]) for w in done["items"]} == {
+        ("done", "sewing")
+    }
     p2 = admin.ok("GET", "/warehouse/stock", params={"q": "FAB-", "page": 2, "page_size": 100})
     assert p2["page"] == 2 and p2["items"][0]["sku"] == "FAB-000101" and p2["total"] == 15000
     by_loc = admin.ok("GET", "/warehouse/stock", params={"location": "WH3-A10-R05"})
@@ -146,8 +181,14 @@ def test_dashboard_cards(s):
     admin = s["admin"].ok("GET", "/dashboard")
     cut = s["cutting"].ok("GET", "/dashboard")
     assert admin["role"] == "admin" and cut["user"]["department"] == "cutting"
-    for key in ("open_work_orders", "in_progress_work_orders", "pending_qc", "pending_receipts",
-                "open_manufacturing_orders", "low_stock_items"):
+    for key in (
+        "open_work_orders",
+        "in_progress_work_orders",
+        "pending_qc",
+        "pending_receipts",
+        "open_manufacturing_orders",
+        "low_stock_items",
+    ):
         assert isinstance(admin["cards"][key], int) and admin["cards"][key] > 0
     assert cut["cards"]["open_work_orders"] < admin["cards"]["open_work_orders"]
 
@@ -155,8 +196,16 @@ def test_dashboard_cards(s):
 def test_seed_leaves_work_for_a_load_test(s):
     admin = s["admin"]
     for dept in ("cutting", "sewing", "finishing"):
-        assert admin.ok("GET", "/production/work-orders", params={"department": dept, "status": "open"})["total"] >= 300
-        assert admin.ok("GET", "/production/work-orders", params={"department": dept, "status": "in_progress"})["total"] > 0
+        assert (
+            admin.ok("GET", "/production/work-orders", params={"department": dept, "status": "open"})["total"]
+            >= 300
+        )
+        assert (
+            admin.ok("GET", "/production/work-orders", params={"department": dept, "status": "in_progress"})[
+                "total"
+            ]
+            > 0
+        )
     assert admin.ok("GET", "/qc/tests", params={"status": "pending"})["total"] >= 300
     assert admin.ok("GET", "/warehouse/receipts", params={"status": "pending"})["total"] >= 300
     assert admin.ok("GET", "/ppic/manufacturing-orders")["total"] >= 10_000
@@ -164,11 +213,16 @@ def test_seed_leaves_work_for_a_load_test(s):
 
 
 def test_production_report(s):
-    r = s["ppic"].ok("POST", "/reports/production", json={"from": "2020-01-01", "to": "2020-12-31",
-                                                          "group_by": "style"})
+    r = s["ppic"].ok(
+        "POST", "/reports/production", json={"from": "2020-01-01", "to": "2020-12-31", "group_by": "style"}
+    )
     assert r["rows"] == [] and r["totals"] == {"work_orders": 0, "quantity": 0, "quantity_done": 0}
     today = dt.datetime.now(dt.UTC).date()
-    body = {"from": (today - dt.timedelta(days=150)).isoformat(), "to": today.isoformat(), "group_by": "department"}
+    body = {
+        "from": (today - dt.timedelta(days=150)).isoformat(),
+        "to": today.isoformat(),
+        "group_by": "department",
+    }
     r = s["admin"].ok("POST", "/reports/production", json=body)
     assert {row["key"] for row in r["rows"]} == {"cutting", "sewing", "finishing"}
     assert r["totals"]["work_orders"] == sum(row["work_orders"] for row in r["rows"]) > 20_000

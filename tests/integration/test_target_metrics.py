@@ -23,8 +23,10 @@ def scrape(target) -> dict[str, dict[tuple, float]]:
 
 
 def requests_by_endpoint(m: dict) -> dict[tuple[str, str, str], float]:
-    return {(dict(k)["method"], dict(k)["path"], dict(k)["status"]): v
-            for k, v in m.get("erp_http_requests_total", {}).items()}
+    return {
+        (dict(k)["method"], dict(k)["path"], dict(k)["status"]): v
+        for k, v in m.get("erp_http_requests_total", {}).items()
+    }
 
 
 @pytest.fixture(scope="module")

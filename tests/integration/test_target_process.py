@@ -6,6 +6,7 @@ import shutil
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -72,7 +73,7 @@ def test_hung_request_does_not_block_shutdown(seeded_db, tmp_path):
     th = threading.Thread(target=hang, daemon=True)
     th.start()
     deadline = time.monotonic() + 10  # wait until the server has the request (counted as hanging)
-    while "hang" not in requests.get(t.url + "/metrics", timeout=5).text.split("erp_faults_injected_total")[-1]:
+    while 'erp_faults_injected_total{kind="hang"}' not in requests.get(t.url + "/metrics", timeout=5).text:
         assert time.monotonic() < deadline, "the hang fault never fired"
         time.sleep(0.05)  # poll interval of a bounded wait
     t0 = time.monotonic()
@@ -87,29 +88,42 @@ def test_hung_request_does_not_block_shutdown(seeded_db, tmp_path):
 def test_main_function_entry_point(seeded_db, tmp_path):
     """`erp_target.__main__.main(argv)` is what `erpload target` calls: same flags, returns the code."""
     code = "import sys; from erp_target.__main__ import main; sys.exit(main(sys.argv[1:]))"
-    p = Proc([PY, "-c", code, "--port", "0", "--db", str(_copy(seeded_db, tmp_path))], name="main-fn",
-             log_dir=tmp_path)
+    p = Proc(
+        [PY, "-c", code, "--port", "0", "--db", str(_copy(seeded_db, tmp_path))],
+        name="main-fn",
+        log_dir=tmp_path,
+    )
     m = p.expect(LISTEN, timeout=60)
     assert requests.get(m.group(1) + "/health", timeout=5).status_code == 200
     assert p.stop() == 0
 
 
 def test_temp_db_when_no_db_flag(tmp_path):
-    p = Proc([PY, "-m", "erp_target", "--port", "0", "--seed-password", "s3cret-for-test"], name="tempdb",
-             log_dir=tmp_path)
+    p = Proc(
+        [PY, "-m", "erp_target", "--port", "0", "--seed-password", "s3cret-for-test"],
+        name="tempdb",
+        log_dir=tmp_path,
+    )
     url = p.expect(LISTEN, timeout=90).group(1)
-    assert "(temporary file)" in p.output and "s3cret-for-test" not in p.output
-    r = requests.post(url + "/auth/login", json={"username": "qc01", "password": "s3cret-for-test"}, timeout=10)
+    db = Path(p.expect(r"temporary file (\S+), removed at exit").group(1))
+    assert db.exists() and "s3cret-for-test" not in p.output
+    r = requests.post(
+        url + "/auth/login", json={"username": "qc01", "password": "s3cret-for-test"}, timeout=10
+    )
     assert r.status_code == 200
     assert p.stop() == 0
+    assert not db.parent.exists(), "the temporary DB directory is removed at exit"
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--error-rate", "2"], "--error-rate"),
-    (["--latency-path", "(unclosed"], "--latency-path"),
-    (["--port", "70000"], "--port"),
-    (["--bogus-flag"], "--bogus-flag"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--error-rate", "2"], "--error-rate"),
+        (["--latency-path", "(unclosed"], "--latency-path"),
+        (["--port", "70000"], "--port"),
+        (["--bogus-flag"], "--bogus-flag"),
+    ],
+)
 def test_bad_flags_exit_2_naming_the_flag(tmp_path, args, needle):
     p = Proc([PY, "-m", "erp_target", *args], name="badflag", log_dir=tmp_path)
     assert p.wait(timeout=30) == 2
@@ -118,8 +132,11 @@ def test_bad_flags_exit_2_naming_the_flag(tmp_path, args, needle):
 
 def test_port_in_use_is_a_clean_error(seeded_db, tmp_path):
     t = Target(tmp_path, db=_copy(seeded_db, tmp_path))
-    p = Proc([PY, "-m", "erp_target", "--port", str(t.port), "--db", str(_copy(seeded_db, tmp_path, "b.db"))],
-             name="busy", log_dir=tmp_path)
+    p = Proc(
+        [PY, "-m", "erp_target", "--port", str(t.port), "--db", str(_copy(seeded_db, tmp_path, "b.db"))],
+        name="busy",
+        log_dir=tmp_path,
+    )
     assert p.wait(timeout=60) == 1
     assert "cannot listen" in p.output and "Traceback" not in p.output
     t.stop()
@@ -140,8 +157,27 @@ def test_not_an_erp_db_is_refused(tmp_path):
 
 def test_help_lists_every_fault_flag():
     text = build_parser().format_help()
-    for flag in ("--latency-ms", "--latency-jitter-ms", "--latency-path", "--error-rate", "--error-path",
-                 "--hang-rate", "--hang-path", "--malformed-rate", "--malformed-path", "--reset-rate",
-                 "--reset-path", "--leak-kb", "--slow-db-ms", "--racy-stock", "--db", "--seed-password",
-                 "--jwt-secret", "--token-ttl", "--access-log", "--host", "--port"):
+    for flag in (
+        "--latency-ms",
+        "--latency-jitter-ms",
+        "--latency-path",
+        "--error-rate",
+        "--error-path",
+        "--hang-rate",
+        "--hang-path",
+        "--malformed-rate",
+        "--malformed-path",
+        "--reset-rate",
+        "--reset-path",
+        "--leak-kb",
+        "--slow-db-ms",
+        "--racy-stock",
+        "--db",
+        "--seed-password",
+        "--jwt-secret",
+        "--token-ttl",
+        "--access-log",
+        "--host",
+        "--port",
+    ):
         assert flag in text, flag

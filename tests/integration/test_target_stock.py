@@ -25,8 +25,11 @@ def _concurrent_adjusts(target, sku: str, deltas: list[int], key=None) -> list:
     def adjust(i: int):
         barrier.wait(timeout=10)
         headers = {"Idempotency-Key": key} if key else {}
-        return apis[i].post(f"/warehouse/stock/{sku}/adjust", json={"delta": deltas[i], "reason": "concurrency"},
-                            headers=headers)
+        return apis[i].post(
+            f"/warehouse/stock/{sku}/adjust",
+            json={"delta": deltas[i], "reason": "concurrency"},
+            headers=headers,
+        )
 
     with ThreadPoolExecutor(len(deltas)) as pool:
         return list(pool.map(adjust, range(len(deltas))))
@@ -54,8 +57,11 @@ def test_idempotency_key_replays_stored_result(wh):
     # Same key in the body works the same; a different payload under the key is a conflict.
     via_body = wh.ok("POST", f"/warehouse/stock/{sku}/adjust", json={**body, "idempotency_key": key})
     assert via_body["replayed"] is True and via_body["adjustment_id"] == first["adjustment_id"]
-    r = wh.post(f"/warehouse/stock/{sku}/adjust", json={"delta": 6, "reason": "cycle count"},
-                headers={"Idempotency-Key": key})
+    r = wh.post(
+        f"/warehouse/stock/{sku}/adjust",
+        json={"delta": 6, "reason": "cycle count"},
+        headers={"Idempotency-Key": key},
+    )
     assert r.status_code == 409 and r.json()["error"] == "conflict"
 
 
@@ -69,15 +75,18 @@ def test_concurrent_retries_with_one_key_apply_once(target, wh):
     assert wh.ok("GET", f"/warehouse/stock/{sku}")["quantity"] == before + 3
 
 
-@pytest.mark.parametrize("sku,body,status,field", [
-    ("FAB-000010", {"delta": -10**8, "reason": "too much"}, 422, "delta"),
-    ("FAB-000010", {"delta": 0, "reason": "nothing"}, 422, "delta"),
-    ("FAB-000010", {"delta": 1.5, "reason": "float"}, 422, "delta"),
-    ("FAB-000010", {"delta": True, "reason": "bool"}, 422, "delta"),
-    ("FAB-000010", {"delta": "3", "reason": "string"}, 422, "delta"),
-    ("FAB-000010", {"delta": 3}, 422, "reason"),
-    ("NOPE-123", {"delta": 1, "reason": "ghost"}, 404, None),
-])
+@pytest.mark.parametrize(
+    "sku,body,status,field",
+    [
+        ("FAB-000010", {"delta": -(10**8), "reason": "too much"}, 422, "delta"),
+        ("FAB-000010", {"delta": 0, "reason": "nothing"}, 422, "delta"),
+        ("FAB-000010", {"delta": 1.5, "reason": "float"}, 422, "delta"),
+        ("FAB-000010", {"delta": True, "reason": "bool"}, 422, "delta"),
+        ("FAB-000010", {"delta": "3", "reason": "string"}, 422, "delta"),
+        ("FAB-000010", {"delta": 3}, 422, "reason"),
+        ("NOPE-123", {"delta": 1, "reason": "ghost"}, 404, None),
+    ],
+)
 def test_adjust_rejections(wh, sku, body, status, field):
     before = wh.get(f"/warehouse/stock/{sku}")
     r = wh.post(f"/warehouse/stock/{sku}/adjust", json=body)

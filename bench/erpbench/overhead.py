@@ -1,0 +1,165 @@
+"""Overhead: requests per generator CPU-second, raw Locust vs the role users with every erpload feature on.
+
+Variants, each one Locust process pinned to the same CPU (nginx on another), same users, same
+duration, think time 0, run in alternating order (a b / b a / ...) so drift cancels:
+
+    raw        bench/locustfiles/raw_roles.py: FastHttpUsers doing the same requests, no erpload
+    raw_parse  the same plus json.loads of every body (optional, --overhead-parse)
+    erpload    locustfiles/ (ErpUser role users) + --load-profile (ProfileShape, exact role mix),
+               SLA rules incl. live `abort: true` rules, per-role stats, --report-dir
+
+Requests per CPU-second = requests in the probe's window / user+system CPU seconds of the process in
+that window. The ratio erpload/raw is the headline figure (goal >= 0.95).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from erpbench import LOCUSTFILES, REPO
+from erpbench.locust_run import RunResult, bench_env, run_locust
+from erpbench.nginx import NginxTarget
+
+GOAL = 0.95
+# peak-200's role mix (profiles/peak-200.yaml)
+PEAK_MIX = {"CuttingOperator": 50, "SewingOperator": 60, "FinishingOperator": 30, "QcInspector": 30,
+            "PpicPlanner": 15, "WarehouseClerk": 10, "Admin": 5}
+SLA_RULES: list[Any] = [
+    'p95 of "POST /auth/login" < 500ms',
+    'p95 of "GET /dashboard" < 1000ms',
+    'p95 of "GET /ppic/manufacturing-orders" < 300ms',
+    'p95 of "POST /warehouse/stock/[sku]/adjust" < 200ms',
+    "p99 of role CuttingOperator < 2s",
+    "error_rate < 1%",
+    {"rule": "p99 < 2s", "window": "stage:steady"},
+    # live rules: evaluated every second on the merged stats while the run goes on
+    {"rule": "error_rate < 50%", "abort": True, "after": "1s", "for": "5s", "name": "bench live abort (errors)"},
+    {"rule": "p95 < 30s", "abort": True, "after": "1s", "for": "5s", "name": "bench live abort (latency)"},
+]
+
+
+def role_counts(users: int, mix: dict[str, int] | None = None) -> dict[str, int]:
+    """Split `users` over the roles in `mix` proportions (largest remainder; every role at least 1)."""
+    mix = mix or PEAK_MIX
+    total = sum(mix.values())
+    exact = {k: users * v / total for k, v in mix.items()}
+    counts = {k: max(1, int(v)) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: exact[k] - int(exact[k]), reverse=True):
+        if sum(counts.values()) >= users:
+            break
+        counts[k] += 1
+    while sum(counts.values()) > users:  # only when users < number of roles forced 1 each
+        k = max(counts, key=lambda k: counts[k])
+        counts[k] -= 1
+    return counts
+
+
+def write_profile(path: Path, users: int, duration_s: float, name: str = "bench-overhead") -> Path:
+    """A load profile: ramp to `users` in ~1 s, hold until `duration_s`; SLA rules incl. live aborts."""
+    ramp = 2
+    profile = {
+        "name": name,
+        "description": "erpload bench: every feature on (shape, role mix, SLA incl. live aborts, reports)",
+        "roles": role_counts(users),
+        "stages": [{"name": "ramp-up", "duration": f"{ramp}s", "users": users, "spawn_rate": max(users, 1)},
+                   {"name": "steady", "duration": f"{max(1, round(duration_s - ramp))}s", "users": users}],
+        "sla": SLA_RULES,
+    }
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    return path
+
+
+def run_variant(variant: str, target: NginxTarget, users: int, warmup_s: float, window_s: float,
+                cpus: str | None, work: Path) -> RunResult:
+    """One run of `variant` ('raw', 'raw_parse' or 'erpload') against `target`."""
+    duration = warmup_s + window_s + 2.0
+    probe_env = {"BENCH_PROBE_WARMUP": str(warmup_s), "BENCH_PROBE_WINDOW": str(window_s),
+                 "ERPLOAD_CREDENTIALS": str(target.credentials_file)}
+    timeout = duration + 60
+    if variant in ("raw", "raw_parse"):
+        counts = {f"Raw{k}": v for k, v in role_counts(users).items()}
+        env = bench_env({**probe_env, "BENCH_RAW_COUNTS": json.dumps(counts),
+                         "BENCH_RAW_PARSE": "1" if variant == "raw_parse" else "0"})
+        args = ["-H", target.url, "-u", str(users), "-r", str(users), "-t", f"{duration:.0f}s", "--stop-timeout", "2"]
+        return run_locust(variant, [LOCUSTFILES / "raw_roles.py"], args, env=env, timeout_s=timeout, cpus=cpus)
+    if variant == "erpload":
+        profile = write_profile(work / f"overhead-{users}u.yaml", users, duration)
+        env = bench_env({**probe_env, "ERPLOAD_THINK_TIME": "0,0"})
+        report_dir = work / "reports-overhead"
+        args = ["-H", target.url, "--load-profile", str(profile), "--report-dir", str(report_dir),
+                "--stop-timeout", "2"]
+        return run_locust(variant, [REPO / "locustfiles"], args, env=env, timeout_s=timeout, cpus=cpus)
+    raise ValueError(f"unknown variant {variant!r}")
+
+
+def mix_distance(a: dict[str, int], b: dict[str, int]) -> float:
+    """Total variation distance between two request mixes (0 = identical proportions, 1 = disjoint)."""
+    ta, tb = sum(a.values()) or 1, sum(b.values()) or 1
+    return 0.5 * sum(abs(a.get(k, 0) / ta - b.get(k, 0) / tb) for k in set(a) | set(b))
+
+
+def measure(target: NginxTarget, *, users: int, rounds: int, warmup_s: float, window_s: float,
+            locust_cpus: str | None, work: Path, parse_variant: bool = False,
+            log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Alternate the variants `rounds` times; return per-run figures, medians and the ratios."""
+    variants = ["raw", "erpload"] + (["raw_parse"] if parse_variant else [])
+    runs: list[dict[str, Any]] = []
+    for r in range(rounds):
+        order = variants if r % 2 == 0 else list(reversed(variants))
+        for variant in order:
+            res = run_variant(variant, target, users, warmup_s, window_s, locust_cpus, work)
+            try:
+                w = res.window()
+            finally:
+                res.cleanup()
+            per_cpu = w["requests"] / w["cpu_s"] if w["cpu_s"] > 0 else 0.0
+            row = {"variant": variant, "round": r, "exit_code": res.exit_code, "requests": w["requests"],
+                   "failures": w["failures"], "cpu_s": round(w["cpu_s"], 3), "wall_s": round(w["wall_s"], 3),
+                   "rps": round(w["rps"], 1), "req_per_cpu_s": round(per_cpu, 1),
+                   "cpu_util": round(w["cpu_s"] / w["wall_s"], 3) if w["wall_s"] else None,
+                   "whole_run_cpu_s": round(res.children_cpu_s, 2), "counts": w["counts"]}
+            runs.append(row)
+            log(f"  overhead {variant:9s} round {r}: {row['requests']:7d} req in {row['cpu_s']:.2f} CPU-s "
+                f"-> {per_cpu:8.1f} req/CPU-s ({row['rps']:.0f} req/s, CPU {row['cpu_util']:.0%}, "
+                f"{row['failures']} failures, exit {res.exit_code})")
+    med = {v: statistics.median(x["req_per_cpu_s"] for x in runs if x["variant"] == v) for v in variants}
+    pairs = []
+    for r in range(rounds):
+        by = {x["variant"]: x for x in runs if x["round"] == r}
+        pairs.append(by["erpload"]["req_per_cpu_s"] / by["raw"]["req_per_cpu_s"])
+    mix_a = _sum_counts(x["counts"] for x in runs if x["variant"] == "raw")
+    mix_b = _sum_counts(x["counts"] for x in runs if x["variant"] == "erpload")
+    out: dict[str, Any] = {
+        "users": users, "rounds": rounds, "warmup_s": warmup_s, "window_s": window_s, "locust_cpus": locust_cpus,
+        "median_req_per_cpu_s": {k: round(v, 1) for k, v in med.items()},
+        "ratio": round(med["erpload"] / med["raw"], 4),
+        "ratio_per_round": [round(p, 4) for p in pairs],
+        "goal": GOAL,
+        "met": med["erpload"] / med["raw"] >= GOAL,
+        "mix_distance": round(mix_distance(mix_a, mix_b), 4),
+        "mix": {"raw": _shares(mix_a), "erpload": _shares(mix_b)},
+        "runs": [{k: v for k, v in x.items() if k != "counts"} for x in runs],
+    }
+    if parse_variant:
+        out["ratio_vs_raw_parse"] = round(med["erpload"] / med["raw_parse"], 4)
+        out["raw_parse_vs_raw"] = round(med["raw_parse"] / med["raw"], 4)
+    return out
+
+
+def _sum_counts(items: Any) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for counts in items:
+        for k, v in counts.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def _shares(counts: dict[str, int]) -> dict[str, float]:
+    n = sum(counts.values()) or 1
+    return {k: round(v / n, 4) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}

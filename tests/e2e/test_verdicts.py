@@ -1,0 +1,146 @@
+"""SLA verdicts both ways against the real reference ERP, with target and Locust as real processes."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from procs import PY, ROOT, Proc, Target
+
+pytestmark = pytest.mark.e2e
+
+PROFILES = Path(__file__).parent / "profiles"
+FAST_THINK = {"ERPLOAD_THINK_TIME": "0.1,0.5"}
+
+
+def run_locust(tmp: Path, url: str, profile: Path, *extra: str, name: str = "locust",
+               timeout: float = 120) -> tuple[int, Proc, Path]:
+    """Run `locust -f locustfiles/ --headless --load-profile ...` to completion; return (rc, proc, report dir)."""
+    report_dir = tmp / f"{name}-reports"
+    proc = Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), "--headless", "--only-summary",
+                 "--load-profile", str(profile), "-H", url, "--report-dir", str(report_dir), *extra],
+                env=FAST_THINK, name=name, log_dir=tmp)
+    return proc.wait(timeout), proc, report_dir
+
+
+def load_summary(report_dir: Path) -> dict:
+    for f in ("summary.json", "junit.xml", "summary.md", "report.html"):
+        assert (report_dir / f).is_file(), f"{f} missing in {report_dir}"
+    return json.loads((report_dir / "summary.json").read_text())
+
+
+def sla_by_rule(summary: dict) -> dict[str, dict]:
+    return {row["rule"]: row for row in summary["sla"]}
+
+
+@pytest.fixture(scope="module")
+def healthy_run(target: Target, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Proc, Path]:
+    """One healthy run shared by the verdict test and the report-in-a-browser test."""
+    return run_locust(tmp_path_factory.mktemp("healthy"), target.url, PROFILES / "short.yaml")
+
+
+def test_healthy_target_passes_every_rule(healthy_run: tuple[int, Proc, Path]):
+    rc, proc, rep = healthy_run
+    assert rc == 0, proc.tail()
+    s = load_summary(rep)
+    assert s["verdict"] == "pass" and s["exit_code"] == 0
+    assert s["sla"] and all(r["passed"] for r in s["sla"]), s["sla"]
+    names = {(r["method"], r["name"]) for r in s["requests"]}
+    assert ("POST", "/auth/login") in names and ("GET", "/dashboard") in names
+    assert {r["name"] for r in s["roles"]} >= {"CuttingOperator", "QcInspector", "Admin"}
+    assert "SLA all 3 rules passed" in proc.output
+    assert "Traceback" not in proc.output
+    junit = ET.parse(rep / "junit.xml").getroot()
+    assert len(junit.findall(".//testcase")) == 3 and not junit.findall(".//failure")
+
+
+@pytest.mark.browser
+def test_report_html_renders_charts_and_sla_table(healthy_run: tuple[int, Proc, Path], tmp_path: Path):
+    from browser import chromium_page
+
+    _rc, _proc, rep = healthy_run
+    with chromium_page() as page:
+        page.goto((rep / "report.html").as_uri())
+        assert "PASS" in page.locator("#verdict").inner_text()
+        rows = page.locator("#sla-table tbody tr")
+        assert rows.count() == 3
+        assert "p95 of \"GET /dashboard\"" in page.locator("#sla-table").inner_text()
+        for chart in ("chart-users", "chart-rps", "chart-latency", "chart-errors"):
+            box = page.locator(f"#{chart}").bounding_box()
+            assert box and box["width"] > 200 and box["height"] > 100, f"{chart} not rendered: {box}"
+            assert page.locator(f"#{chart} path, #{chart} polyline").count() >= 1, f"{chart} has no series"
+        requests_seen = [page.locator("#requests-table").inner_text()]
+        assert "/auth/login" in requests_seen[0]
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_injected_latency_breaches_latency_rules(tmp_path: Path):
+    slow = Target(tmp_path, "--latency-ms", "800", "--latency-path", "^/(dashboard|auth/login)$", name="slow")
+    try:
+        rc, proc, rep = run_locust(tmp_path, slow.url, PROFILES / "short.yaml")
+    finally:
+        slow.stop()
+    assert rc == 3, proc.tail()
+    s = load_summary(rep)
+    assert s["verdict"] == "fail"
+    rules = sla_by_rule(s)
+    dash = rules['p95 of "GET /dashboard" < 500ms']
+    assert not dash["passed"] and dash["observed"] >= 800, dash
+    assert rules["error_rate < 1%"]["passed"]
+    assert "SLA FAIL" in proc.output and "-> exit 3" in proc.output
+    failures = ET.parse(rep / "junit.xml").getroot().findall(".//failure")
+    assert len(failures) == 2 and "800" in (failures[0].get("message") or "") + (failures[1].get("message") or "")
+
+
+def test_injected_errors_breach_error_rate(tmp_path: Path):
+    bad = Target(tmp_path, "--error-rate", "0.2", name="errors")
+    try:
+        rc, proc, rep = run_locust(tmp_path, bad.url, PROFILES / "short.yaml")
+    finally:
+        bad.stop()
+    assert rc == 3, proc.tail()
+    rule = sla_by_rule(load_summary(rep))["error_rate < 1%"]
+    assert not rule["passed"] and 0.05 < rule["observed"] < 0.5, rule
+    assert "Traceback" not in proc.output
+
+
+def test_typo_in_request_name_fails_as_no_data(target: Target, tmp_path: Path):
+    rc, proc, rep = run_locust(tmp_path, target.url, PROFILES / "typo.yaml")
+    assert rc == 3, proc.tail()
+    rule = sla_by_rule(load_summary(rep))['p95 of "GET /dashbord" < 1s']
+    assert not rule["passed"] and rule["observed"] is None
+    assert "no samples" in rule["detail"] and "GET /dashboard" in rule["detail"], rule["detail"]
+
+
+def _request_count(url: str) -> float:
+    text = requests.get(url + "/metrics", timeout=5).text
+    total = 0.0
+    for fam in text_string_to_metric_families(text):
+        for sample in fam.samples:
+            if sample.name == "erp_http_requests_total" and sample.labels.get("path") not in ("/metrics", "/health"):
+                total += sample.value
+    return total
+
+
+def test_invalid_profile_exits_2_and_sends_nothing(tmp_path: Path):
+    fresh = Target(tmp_path, name="untouched")
+    try:
+        before = _request_count(fresh.url)
+        rc, proc, rep = run_locust(tmp_path, fresh.url, PROFILES / "broken.yaml", timeout=60)
+        after = _request_count(fresh.url)
+    finally:
+        fresh.stop()
+    assert rc == 2, proc.tail()
+    out = proc.output
+    for needle in ("broken.yaml", "roles.CuttingOperatr", "Did you mean 'CuttingOperator'",
+                   "stages[0].duration", "'10x'", "stages[1].users", "-5", "sla[0]", "unknown metric 'p95x'", "Did you mean 'p95'"):
+        assert needle in out, f"{needle!r} missing from:\n{out}"
+    assert "Traceback" not in out
+    assert after == before, f"requests reached the target: {before} -> {after}"
+    assert not (rep / "summary.json").exists()
