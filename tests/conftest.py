@@ -9,7 +9,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import sys  # noqa: E402
-from pathlib import Path
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 

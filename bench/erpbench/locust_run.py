@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,22 +80,56 @@ def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+class LocustProcess:
+    """A started `locust -f FILES,bench_probe.py --headless --only-summary ARGS`; `finish()` collects it."""
+
+    def __init__(self, label: str, locustfiles: Sequence[str | Path], args: Sequence[str], *,
+                 env: Mapping[str, str], cpus: str | None = None) -> None:
+        self.label = label
+        self.work = Path(tempfile.mkdtemp(prefix=f"erpload-bench-{label}-"))
+        files = ",".join([*(str(f) for f in locustfiles), str(PROBE)])
+        argv = [*pin_prefix(cpus), sys.executable, "-m", "locust", "-f", files, "--headless", "--only-summary",
+                *args]
+        self.t0 = time.perf_counter()
+        self.child = Child(argv, env={**env, "BENCH_PROBE_DIR": str(self.work)}, cwd=REPO,
+                           log_path=self.work / "locust.log")
+
+    @property
+    def pid(self) -> int:
+        return self.child.pid
+
+    def finish(self, timeout_s: float, helper: Child | None = None) -> RunResult:
+        """Wait (bounded) for the run to end, stop it and `helper` by PID in any case, read the probes."""
+        try:
+            code = self.child.wait(timeout_s)
+            if helper is not None:
+                helper.wait(30)
+        finally:
+            self.child.stop()
+            if helper is not None:
+                helper.stop()
+        result = RunResult(self.label, code, time.perf_counter() - self.t0, work_dir=self.work,
+                           log_tail=self.child.log_tail(30))
+        for path in sorted(self.work.glob("probe-*.json")):
+            result.probes.append(json.loads(path.read_text()))
+        return result
+
+
 def run_locust(label: str, locustfiles: Sequence[str | Path], args: Sequence[str], *, env: Mapping[str, str],
-               timeout_s: float, cpus: str | None = None) -> RunResult:
-    """Run `locust -f FILES,bench_probe.py --headless ARGS` to completion (bounded) and collect the probes."""
-    work = Path(tempfile.mkdtemp(prefix=f"erpload-bench-{label}-"))
-    files = ",".join([*(str(f) for f in locustfiles), str(PROBE)])
-    argv = [*pin_prefix(cpus), sys.executable, "-m", "locust", "-f", files, "--headless", "--only-summary",
-            *args]
-    run_env = {**env, "BENCH_PROBE_DIR": str(work)}
-    cpu0, t0 = _children_cpu(), time.perf_counter()
-    child = Child(argv, env=run_env, cwd=REPO, log_path=work / "locust.log")
+               timeout_s: float, cpus: str | None = None,
+               attach: Callable[[int, Path], Child | None] | None = None) -> RunResult:
+    """Run one Locust process to completion (bounded) and collect its probes.
+
+    `attach(pid, work_dir)` may start a helper (a profiler) on the Locust process; it is waited for
+    after the run and stopped by PID in any case. `children_cpu_s` is the whole run's CPU (every
+    process it reaped included), from RUSAGE_CHILDREN: valid because runs do not overlap here.
+    """
+    cpu0 = _children_cpu()
+    proc = LocustProcess(label, locustfiles, args, env=env, cpus=cpus)
+    helper: Child | None = None
     try:
-        code = child.wait(timeout_s)
+        helper = attach(proc.pid, proc.work) if attach is not None else None
     finally:
-        child.stop()
-    result = RunResult(label, code, time.perf_counter() - t0, children_cpu_s=_children_cpu() - cpu0, work_dir=work,
-                       log_tail=child.log_tail(30))
-    for path in sorted(work.glob("probe-*.json")):
-        result.probes.append(json.loads(path.read_text()))
+        result = proc.finish(timeout_s, helper)
+    result.children_cpu_s = _children_cpu() - cpu0
     return result

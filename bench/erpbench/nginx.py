@@ -134,6 +134,17 @@ class NginxTarget:
             shutil.rmtree(self.prefix, ignore_errors=True)
             self.prefix = None
 
+    def pin(self, cpus: str | None) -> None:
+        """Move nginx's master and worker to `cpus` ("0", "0,1"), or back to every CPU (None); Linux only."""
+        if not hasattr(os, "sched_setaffinity"):
+            return
+        mask = ({int(c) for c in cpus.split(",")} if cpus else os.sched_getaffinity(0))
+        for pid in self.pids():
+            try:
+                os.sched_setaffinity(pid, mask)
+            except OSError:
+                pass
+
     def pids(self) -> list[int]:
         """nginx master + worker PIDs (for CPU accounting)."""
         if self.child is None:

@@ -1,7 +1,8 @@
 """Overhead: requests per generator CPU-second, raw Locust vs the role users with every erpload feature on.
 
 Variants, each one Locust process pinned to the same CPU (nginx on another), same users, same
-duration, think time 0, run in alternating order (a b / b a / ...) so drift cancels:
+duration, think time 0; by default the variants of a round run side by side (at the same time, on
+the same CPU, measuring the same wall-clock window), rounds alternate the start order:
 
     raw        bench/locustfiles/raw_roles.py: FastHttpUsers doing the same requests, no erpload
     raw_parse  the same plus json.loads of every body (optional, --overhead-parse)
@@ -9,13 +10,14 @@ duration, think time 0, run in alternating order (a b / b a / ...) so drift canc
                SLA rules incl. live `abort: true` rules, per-role stats, --report-dir
 
 Requests per CPU-second = requests in the probe's window / user+system CPU seconds of the process in
-that window. The ratio erpload/raw is the headline figure (goal >= 0.95).
+that window. The headline is the median over rounds of the paired ratio erpload/raw (goal >= 0.95).
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,9 @@ from typing import Any
 import yaml
 
 from erpbench import LOCUSTFILES, REPO
-from erpbench.locust_run import RunResult, bench_env, run_locust
+from erpbench.locust_run import LocustProcess, RunResult, bench_env, run_locust
 from erpbench.nginx import NginxTarget
+from erpbench.procs import Child
 
 GOAL = 0.95
 # peak-200's role mix (profiles/peak-200.yaml)
@@ -75,27 +78,54 @@ def write_profile(path: Path, users: int, duration_s: float, name: str = "bench-
     return path
 
 
-def run_variant(variant: str, target: NginxTarget, users: int, warmup_s: float, window_s: float,
-                cpus: str | None, work: Path) -> RunResult:
-    """One run of `variant` ('raw', 'raw_parse' or 'erpload') against `target`."""
-    duration = warmup_s + window_s + 2.0
-    probe_env = {"BENCH_PROBE_WARMUP": str(warmup_s), "BENCH_PROBE_WINDOW": str(window_s),
-                 "ERPLOAD_CREDENTIALS": str(target.credentials_file)}
-    timeout = duration + 60
+def _spec(variant: str, target: NginxTarget, users: int, duration_s: float, work: Path,
+          probe_env: dict[str, str]) -> tuple[list[Path], list[str], dict[str, str]]:
+    """(locustfiles, args, env) of one variant."""
+    probe_env = {**probe_env, "ERPLOAD_CREDENTIALS": str(target.credentials_file)}
     if variant in ("raw", "raw_parse"):
         counts = {f"Raw{k}": v for k, v in role_counts(users).items()}
         env = bench_env({**probe_env, "BENCH_RAW_COUNTS": json.dumps(counts),
                          "BENCH_RAW_PARSE": "1" if variant == "raw_parse" else "0"})
-        args = ["-H", target.url, "-u", str(users), "-r", str(users), "-t", f"{duration:.0f}s", "--stop-timeout", "2"]
-        return run_locust(variant, [LOCUSTFILES / "raw_roles.py"], args, env=env, timeout_s=timeout, cpus=cpus)
+        args = ["-H", target.url, "-u", str(users), "-r", str(users), "-t", f"{duration_s:.0f}s",
+                "--stop-timeout", "2"]
+        return [LOCUSTFILES / "raw_roles.py"], args, env
     if variant == "erpload":
-        profile = write_profile(work / f"overhead-{users}u.yaml", users, duration)
+        profile = write_profile(work / f"overhead-{users}u-{duration_s:.0f}s.yaml", users, duration_s)
         env = bench_env({**probe_env, "ERPLOAD_THINK_TIME": "0,0"})
-        report_dir = work / "reports-overhead"
+        report_dir = work / f"reports-overhead-{time.monotonic_ns()}"
         args = ["-H", target.url, "--load-profile", str(profile), "--report-dir", str(report_dir),
                 "--stop-timeout", "2"]
-        return run_locust(variant, [REPO / "locustfiles"], args, env=env, timeout_s=timeout, cpus=cpus)
+        return [REPO / "locustfiles"], args, env
     raise ValueError(f"unknown variant {variant!r}")
+
+
+def run_variant(variant: str, target: NginxTarget, users: int, warmup_s: float, window_s: float,
+                cpus: str | None, work: Path, attach: Callable[[int, Path], Child | None] | None = None) -> RunResult:
+    """One run of `variant` ('raw', 'raw_parse' or 'erpload') alone against `target`."""
+    duration = warmup_s + window_s + 2.0
+    files, args, env = _spec(variant, target, users, duration, work,
+                             {"BENCH_PROBE_WARMUP": str(warmup_s), "BENCH_PROBE_WINDOW": str(window_s)})
+    return run_locust(variant, files, args, env=env, timeout_s=duration + 60, cpus=cpus, attach=attach)
+
+
+def run_side_by_side(variants: list[str], target: NginxTarget, users: int, window_s: float, cpus: str | None,
+                     work: Path, startup_s: float = 10.0) -> list[RunResult]:
+    """Start every variant at once (same CPU set), all measuring the same wall-clock window.
+
+    The window opens `startup_s` after launch (imports, spawning and ramp-up are done by then) and
+    lasts `window_s`; the processes are started in the given order and run a little longer.
+    """
+    start_at = time.time() + startup_s
+    duration = startup_s + window_s + 3.0
+    probe_env = {"BENCH_PROBE_START_AT": f"{start_at:.3f}", "BENCH_PROBE_WINDOW": str(window_s)}
+    procs: list[LocustProcess] = []
+    try:
+        for variant in variants:
+            files, args, env = _spec(variant, target, users, duration, work, probe_env)
+            procs.append(LocustProcess(variant, files, args, env=env, cpus=cpus))
+    finally:
+        results = [p.finish(duration + 90) for p in procs]  # bounded; each stopped by PID
+    return results
 
 
 def mix_distance(a: dict[str, int], b: dict[str, int]) -> float:
@@ -105,17 +135,26 @@ def mix_distance(a: dict[str, int], b: dict[str, int]) -> float:
 
 
 def measure(target: NginxTarget, *, users: int, rounds: int, warmup_s: float, window_s: float,
-            locust_cpus: str | None, work: Path, parse_variant: bool = False,
+            locust_cpus: str | None, work: Path, parse_variant: bool = False, mode: str = "side-by-side",
             log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Alternate the variants `rounds` times; return per-run figures, medians and the ratios."""
+    """`rounds` rounds of every variant, order alternating; per-run figures, medians and the ratios.
+
+    mode "side-by-side": the variants of a round run at the same time on the same CPU(s), measuring
+    the same window, so background load and CPU frequency hit them alike (the robust default);
+    "sequential": one after the other, each with the CPU(s) to itself.
+    """
     variants = ["raw", "erpload"] + (["raw_parse"] if parse_variant else [])
     runs: list[dict[str, Any]] = []
     for r in range(rounds):
         order = variants if r % 2 == 0 else list(reversed(variants))
-        for variant in order:
-            res = run_variant(variant, target, users, warmup_s, window_s, locust_cpus, work)
+        if mode == "side-by-side":
+            results = run_side_by_side(order, target, users, window_s, locust_cpus, work)
+        else:
+            results = [run_variant(v, target, users, warmup_s, window_s, locust_cpus, work) for v in order]
+        for variant, res in zip(order, results, strict=True):
             try:
                 w = res.window()
+                quit_cpu = _whole_cpu(res)
             finally:
                 res.cleanup()
             per_cpu = w["requests"] / w["cpu_s"] if w["cpu_s"] > 0 else 0.0
@@ -123,33 +162,49 @@ def measure(target: NginxTarget, *, users: int, rounds: int, warmup_s: float, wi
                    "failures": w["failures"], "cpu_s": round(w["cpu_s"], 3), "wall_s": round(w["wall_s"], 3),
                    "rps": round(w["rps"], 1), "req_per_cpu_s": round(per_cpu, 1),
                    "cpu_util": round(w["cpu_s"] / w["wall_s"], 3) if w["wall_s"] else None,
-                   "whole_run_cpu_s": round(res.children_cpu_s, 2), "counts": w["counts"]}
+                   "late_s": round(max(p["window"].get("late_s", 0.0) for p in res.of_kind("local")), 3),
+                   "process_cpu_s": quit_cpu, "counts": w["counts"]}
             runs.append(row)
-            log(f"  overhead {variant:9s} round {r}: {row['requests']:7d} req in {row['cpu_s']:.2f} CPU-s "
-                f"-> {per_cpu:8.1f} req/CPU-s ({row['rps']:.0f} req/s, CPU {row['cpu_util']:.0%}, "
+            log(f"  overhead {variant:9s} round {r}: {row['requests']:7d} req in {row['cpu_s']:6.2f} CPU-s "
+                f"-> {per_cpu:7.1f} req/CPU-s ({row['rps']:.0f} req/s, CPU {row['cpu_util']:.0%}, "
                 f"{row['failures']} failures, exit {res.exit_code})")
     med = {v: statistics.median(x["req_per_cpu_s"] for x in runs if x["variant"] == v) for v in variants}
-    pairs = []
-    for r in range(rounds):
-        by = {x["variant"]: x for x in runs if x["round"] == r}
-        pairs.append(by["erpload"]["req_per_cpu_s"] / by["raw"]["req_per_cpu_s"])
+
+    def paired(a: str, b: str) -> list[float]:
+        out = []
+        for r in range(rounds):
+            by = {x["variant"]: x for x in runs if x["round"] == r}
+            out.append(by[a]["req_per_cpu_s"] / by[b]["req_per_cpu_s"])
+        return out
+
+    pairs = paired("erpload", "raw")
+    ratio = statistics.median(pairs)
     mix_a = _sum_counts(x["counts"] for x in runs if x["variant"] == "raw")
     mix_b = _sum_counts(x["counts"] for x in runs if x["variant"] == "erpload")
     out: dict[str, Any] = {
-        "users": users, "rounds": rounds, "warmup_s": warmup_s, "window_s": window_s, "locust_cpus": locust_cpus,
+        "mode": mode, "users": users, "rounds": rounds, "window_s": window_s, "locust_cpus": locust_cpus,
         "median_req_per_cpu_s": {k: round(v, 1) for k, v in med.items()},
-        "ratio": round(med["erpload"] / med["raw"], 4),
+        "ratio": round(ratio, 4),
         "ratio_per_round": [round(p, 4) for p in pairs],
+        "ratio_of_medians": round(med["erpload"] / med["raw"], 4),
         "goal": GOAL,
-        "met": med["erpload"] / med["raw"] >= GOAL,
+        "met": ratio >= GOAL,
         "mix_distance": round(mix_distance(mix_a, mix_b), 4),
         "mix": {"raw": _shares(mix_a), "erpload": _shares(mix_b)},
         "runs": [{k: v for k, v in x.items() if k != "counts"} for x in runs],
     }
     if parse_variant:
-        out["ratio_vs_raw_parse"] = round(med["erpload"] / med["raw_parse"], 4)
-        out["raw_parse_vs_raw"] = round(med["raw_parse"] / med["raw"], 4)
+        out["ratio_vs_raw_parse"] = round(statistics.median(paired("erpload", "raw_parse")), 4)
+        out["raw_parse_vs_raw"] = round(statistics.median(paired("raw_parse", "raw")), 4)
     return out
+
+
+def _whole_cpu(res: RunResult) -> float | None:
+    """CPU seconds of the whole process (start-up, run, reports) up to `quitting`."""
+    for p in res.of_kind("local"):
+        if "quit" in p:
+            return round(p["quit"]["cpu_user"] + p["quit"]["cpu_system"], 2)
+    return None
 
 
 def _sum_counts(items: Any) -> dict[str, int]:

@@ -4,7 +4,8 @@ Inactive unless $BENCH_PROBE_DIR is set. It writes `probe-<kind>-<pid>.json` the
 
 - throughput mode (default): counts requests with one `request` listener (identical cost in every
   run), and samples this process's user+system CPU time (psutil) and the request count at
-  test_start + $BENCH_PROBE_WARMUP and again $BENCH_PROBE_WINDOW seconds later. The window excludes
+  test_start + $BENCH_PROBE_WARMUP (or at the unix time $BENCH_PROBE_START_AT, so processes
+  running side by side measure the same interval) and again $BENCH_PROBE_WINDOW seconds later. The window excludes
   start-up (imports, spawning) and shutdown (reports), so requests per CPU-second compares the
   steady per-request cost. Totals since test start are added at `quitting`.
 - memory mode ($BENCH_PROBE_MODE=memory): RSS after `gc.collect()` at test_start (no users yet)
@@ -32,6 +33,7 @@ MODE = os.environ.get("BENCH_PROBE_MODE", "throughput")
 WARMUP_S = float(os.environ.get("BENCH_PROBE_WARMUP", "3"))
 WINDOW_S = float(os.environ.get("BENCH_PROBE_WINDOW", "15"))
 SETTLE_S = float(os.environ.get("BENCH_PROBE_SETTLE", "2"))
+START_AT = float(os.environ.get("BENCH_PROBE_START_AT", "0") or 0)  # unix time: a window shared by processes
 EXPECT_REQUESTS = int(os.environ.get("BENCH_PROBE_EXPECT_REQUESTS", "0"))
 
 _procs: dict[int, psutil.Process] = {}
@@ -77,7 +79,13 @@ def _on_request(request_type: str, name: str, exception: BaseException | None = 
 
 
 def _throughput_window() -> None:
-    gevent.sleep(WARMUP_S)
+    late = 0.0
+    if START_AT:
+        wait = START_AT - time.time()
+        late = max(0.0, -wait)
+        gevent.sleep(max(0.0, wait))
+    else:
+        gevent.sleep(WARMUP_S)
     start = _sample()
     counts0 = Counter(_counts)
     gevent.sleep(WINDOW_S)
@@ -85,6 +93,7 @@ def _throughput_window() -> None:
     window_counts = Counter(_counts)
     window_counts.subtract(counts0)
     _result["window"] = {
+        "late_s": late,  # > 0: this process started its window after the shared START_AT
         "wall_s": end["t"] - start["t"],
         "cpu_s": (end["cpu_user"] - start["cpu_user"]) + (end["cpu_system"] - start["cpu_system"]),
         "cpu_user_s": end["cpu_user"] - start["cpu_user"],

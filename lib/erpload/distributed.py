@@ -95,3 +95,40 @@ class Exchange:
         if isinstance(runner, MasterRunner):
             return dict(runner.reported_user_classes_count)
         return dict(runner.user_classes_count) if runner is not None else {}
+
+
+def add_counts(into: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Recursively add nested dicts of numbers (`{"a": {"x": 1}} + {"a": {"x": 2}}`)."""
+    for key, value in more.items():
+        if isinstance(value, dict):
+            add_counts(into.setdefault(key, {}), value)
+        elif isinstance(value, int | float):
+            into[key] = into.get(key, 0) + value
+    return into
+
+
+class CumulativeTallies:
+    """Per-process cumulative counters (RBAC violations, conflicts, sessions, stock ledger).
+
+    Workers send their running totals with every report; the master keeps the latest payload per
+    worker (so a lost report costs nothing and a lost worker's last totals still count) and sums.
+    """
+
+    def __init__(self, read: Callable[[], dict[str, Any]]) -> None:
+        self.read = read
+        self.by_client: dict[str, dict[str, Any]] = {}
+
+    def reset(self) -> None:
+        self.by_client.clear()
+
+    def on_payload(self, client_id: str, payload: Any) -> None:
+        if isinstance(payload, dict):
+            self.by_client[client_id] = payload
+
+    def totals(self, environment: Environment) -> dict[str, Any]:
+        if not isinstance(environment.runner, MasterRunner):
+            return self.read()
+        out: dict[str, Any] = {}
+        for payload in self.by_client.values():
+            add_counts(out, payload)
+        return out

@@ -22,9 +22,10 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from erpload import arrival
+from erpload import arrival, credentials
+from erpload import users as erp_users
 from erpload.baseline import compare
-from erpload.distributed import Exchange
+from erpload.distributed import CumulativeTallies, Exchange
 from erpload.errors import ConfigError, ExitCode
 from erpload.histogram import fine_bucket
 from erpload.profiles import Profile, load_profile
@@ -68,8 +69,14 @@ class ErploadRun:
         self.finalized = False
         self.extra_providers: dict[str, Any] = {}  # name -> fn() -> value for SLA "extra" metrics
         self.resources: dict[str, Any] = {}
+        self.tallies = CumulativeTallies(_read_tallies)
 
     # -- lifecycle ---------------------------------------------------------------------------
+    def on_any_test_start(self, environment: Environment, **_: Any) -> None:
+        """Every process: a new run starts from zero counters."""
+        erp_users.reset_tallies()
+        self.tallies.reset()
+
     def on_test_start(self, environment: Environment, **_: Any) -> None:
         self.finalized = False
         self.exchange.role_stats.reset_all()
@@ -154,8 +161,12 @@ class ErploadRun:
     def _load_section(self, profile: Profile | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """What load was delivered (users per role, open-model iterations) and whether it was enough."""
         invalid: list[dict[str, Any]] = []
+        tallies = self.tallies.totals(self.env)
         load: dict[str, Any] = {"model": "open" if profile is not None and profile.is_open else "closed",
-                                "final_users": self.exchange.role_counts(self.env)}
+                                "final_users": self.exchange.role_counts(self.env),
+                                "rbac_violations": tallies.get("rbac_violations", {}),
+                                "conflicts": tallies.get("conflicts", {}),
+                                "sessions": tallies.get("sessions", {})}
         if profile is not None and profile.is_open:
             totals = arrival.arrival_totals(self.env)
             planned = totals.get("planned", 0)
@@ -224,7 +235,11 @@ def install(environment: Environment) -> ErploadRun:
     locust.stats.bucket_response_time = fine_bucket
     run = ErploadRun(environment)
     environment.erpload = run  # type: ignore[attr-defined]
+    _check_credentials()
     run.exchange.install(environment)
+    environment.events.test_start.add_listener(run.on_any_test_start)
+    run.exchange.provide("tallies", _read_tallies)
+    run.exchange.merge("tallies", run.tallies.on_payload)
     install_shape_support(environment)
     arrival.install_arrival(environment, run.exchange)
     if not isinstance(environment.runner, WorkerRunner):
@@ -233,16 +248,26 @@ def install(environment: Environment) -> ErploadRun:
         environment.events.test_start.add_listener(run.on_test_start)
         environment.events.quitting.add_listener(run.on_quitting)
         environment.events.erpload_stage.add_listener(run.recorder.on_stage)
-        run.extra_providers["rbac_violations"] = _rbac_violations
+        run.extra_providers["rbac_violations"] = lambda: sum(
+            run.tallies.totals(environment).get("rbac_violations", {}).values())
     return run
 
 
-def _rbac_violations() -> int | None:
+def _read_tallies() -> dict[str, Any]:
+    """This process's cumulative correctness counters (see erpload.users)."""
+    return {"rbac_violations": erp_users.rbac_violations(), "conflicts": erp_users.conflicts(),
+            "sessions": erp_users.session_counts(), "ledger": erp_users.stock_ledger()}
+
+
+def _check_credentials() -> None:
+    """A bad credentials file is a configuration error: exit 2 before any user logs in."""
     try:
-        from erpload.users import rbac_violations
-    except ImportError:
-        return None
-    return sum(rbac_violations().values())
+        credentials.pool()
+    except ConfigError as e:
+        sys.stderr.write(e.render() + "\n")
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(int(ExitCode.CONFIG_INVALID))
 
 
 @events.init_command_line_parser.add_listener

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from procs import PY, Proc
 
 pytestmark = pytest.mark.e2e

@@ -1,0 +1,147 @@
+"""The bench's outputs: machine facts, the printed table of figures and ratios, the JSON results file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from erpbench import RESULTS_DIR
+from erpbench.procs import cpu_count
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were measured."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    nginx = ""
+    try:
+        nginx = subprocess.run(["/usr/sbin/nginx", "-v"], capture_output=True, text=True, timeout=10).stderr.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    versions = {}
+    for dist in ("locust", "gevent", "geventhttpclient", "erpload"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return {"cpu_model": model, "cpus": cpu_count(), "python": sys.version.split()[0],
+            "python_executable": sys.executable, "platform": platform.platform(), "nginx": nginx,
+            "versions": versions, "loadavg_start": _loadavg()}
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _status(met: bool | None) -> str:
+    return "n/a" if met is None else ("MET" if met else "MISSED")
+
+
+def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(figure, value, goal, status) rows for whatever sections ran."""
+    rows: list[tuple[str, str, str, str]] = []
+    ov = results.get("overhead")
+    if ov:
+        med = ov["median_req_per_cpu_s"]
+        rows.append(("raw FastHttpUser, req per CPU-s (median)", f"{med['raw']:,.0f}", "", ""))
+        if "raw_parse" in med:
+            rows.append(("raw + json.loads, req per CPU-s (median)", f"{med['raw_parse']:,.0f}", "", ""))
+        rows.append(("erpload role users, req per CPU-s (median)", f"{med['erpload']:,.0f}", "", ""))
+        per_round = ", ".join(f"{r:.3f}" for r in ov["ratio_per_round"])
+        rows.append(("overhead ratio erpload / raw", f"{ov['ratio']:.3f}x  (rounds: {per_round})",
+                     f">= {ov['goal']}x", _status(ov["met"])))
+        if "ratio_vs_raw_parse" in ov:
+            rows.append(("  erpload / (raw + json.loads)", f"{ov['ratio_vs_raw_parse']:.3f}x", "", ""))
+        rows.append(("  request-mix distance raw vs erpload", f"{ov['mix_distance']:.3f}", "~0 (same mix)", ""))
+    mem = results.get("memory")
+    if mem:
+        for key, v in mem["summary"].items():
+            per = ", ".join(f"{u}: {kb:.1f}" for u, kb in v["kb_per_user"].items())
+            marginal = f"; marginal {v['marginal_kb_per_user']:.1f}" if v["marginal_kb_per_user"] is not None else ""
+            goal = f"<= {mem['goal_kb']:.0f} KB" if key.startswith("erpload") else ""
+            met = v["max_kb_per_user"] <= mem["goal_kb"] if key.startswith("erpload") else None
+            rows.append((f"KB per idle user, {key.replace('_', ' ')}", per + marginal, goal,
+                         _status(met) if goal else ""))
+    so = results.get("scaleout")
+    if so:
+        med = so["median_rps"]
+        rows.append(("master + 1 worker, total req/s (median)", f"{med[1] if 1 in med else med['1']:,.0f}", "", ""))
+        rows.append(("master + 2 workers, total req/s (median)", f"{med[2] if 2 in med else med['2']:,.0f}", "", ""))
+        rows.append(("scale-out ratio 2 / 1 workers", f"{so['ratio']:.2f}x", f">= {so['goal']}x", _status(so["met"])))
+    pc = results.get("percentiles")
+    if pc:
+        for run in pc["runs"]:
+            for key, v in run["percentiles"].items():
+                rows.append((f"{key} {run['mode']}: raw / erpload / locust default",
+                             f"{v['raw']:.2f} / {v['erpload']:.0f} ({v['erpload_err_ms']:+.2f}) / "
+                             f"{v['locust_default']:.0f} ({v['locust_default_err_ms']:+.1f}) ms",
+                             "1 ms or 1 %", _status(v["erpload_ok"])))
+        tail = pc.get("tail_check")
+        if tail:
+            rows.append(("requests missing from summary.json (distributed, --stop-timeout 3)",
+                         f"{tail['lost']} of {tail['samples']}", "0", _status(tail["lost"] == 0)))
+    hi = results.get("history")
+    if hi:
+        base = hi["as_is"]
+        rows.append((f"master RSS growth, {base['hours']:g} h synthetic, {base['endpoints']} endpoints",
+                     f"{base['rss_growth_mb']:.1f} MB", "< 50 MB", _status(base["rss_growth_mb"] < 50)))
+        if "pruned" in hi:
+            rows.append(("  same, Locust per-second counters pruned (proposed fix)",
+                         f"{hi['pruned']['rss_growth_mb']:.1f} MB", "< 50 MB",
+                         _status(hi["pruned"]["rss_growth_mb"] < 50)))
+        rows.append(("end-of-run report time (finalize + 4 reports)", f"{base['report_s']:.2f} s", "< 5 s",
+                     _status(base["report_s"] < 5)))
+        live = base.get("sample_ms_live_by_hour") or {}
+        if live:
+            last = live[max(live, key=int)]
+            rows.append(("live SLA evaluation per 1 Hz sample (last hour, median)", f"{last['median']:.1f} ms", "", ""))
+    return rows
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """The closing table."""
+    rows = table_rows(results)
+    if not rows:
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    heads = ("figure", "value", "goal", "status")
+    widths = [max(w, len(h)) for w, h in zip(widths, heads, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True))
+    print("\n" + line + "\n" + "-" * len(line))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    print()
+
+
+def write_results(results: dict[str, Any], out: Path | None = None) -> Path:
+    """bench/results/bench-<UTC time>.json plus latest.json (the directory is gitignored)."""
+    results.setdefault("machine", {})["loadavg_end"] = _loadavg()
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out or RESULTS_DIR / f"bench-{stamp}.json"
+    text = json.dumps(results, indent=1, default=str)
+    path.write_text(text)
+    (RESULTS_DIR / "latest.json").write_text(text)
+    return path
+
+
+def now_iso() -> str:
+    """Local wall time as ISO-8601 UTC."""
+    return datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="seconds")
