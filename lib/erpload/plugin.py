@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import gevent
 import locust.stats
 from locust import events
 from locust.env import Environment
@@ -245,6 +247,7 @@ def install(environment: Environment) -> ErploadRun:
     if not isinstance(environment.runner, WorkerRunner):
         if environment.parsed_options is not None:
             _validate_early(environment)
+            _graceful_signals(environment)
         environment.events.test_start.add_listener(run.on_test_start)
         environment.events.quitting.add_listener(run.on_quitting)
         environment.events.erpload_stage.add_listener(run.recorder.on_stage)
@@ -257,6 +260,35 @@ def _read_tallies() -> dict[str, Any]:
     """This process's cumulative correctness counters (see erpload.users)."""
     return {"rbac_violations": erp_users.rbac_violations(), "conflicts": erp_users.conflicts(),
             "sessions": erp_users.session_counts(), "ledger": erp_users.stock_ledger()}
+
+
+def _graceful_signals(environment: Environment) -> None:
+    """SIGINT/SIGTERM stop a headless run cleanly: every report written, exit "aborted"; a second one exits at once.
+
+    Locust installs its SIGTERM handler only after `start_automatic_run()`, which blocks for a whole
+    shape run: until then SIGTERM (how Docker/Kubernetes stop a container) kills the process with no
+    report at all, and afterwards Locust's handler skips --html. Ctrl+C raises KeyboardInterrupt in
+    whichever greenlet happens to run (a traceback from the middle of a log call). gevent's loop-level
+    watchers run between greenlets instead; we quit the runner from a fresh greenlet and Locust's
+    normal end-of-run path does the rest (--html, `quitting` -> our reports, exit code).
+    """
+    if not getattr(environment.parsed_options, "headless", False):
+        return
+    seen: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if seen:
+            sys.stderr.write(f"erpload: second {name}: exiting at once (exit {int(ExitCode.ABORTED)})\n")
+            sys.stderr.flush()
+            os._exit(int(ExitCode.ABORTED))
+        seen.append(signum)
+        log.warning("erpload: got %s: stopping the run and writing reports (send it again to exit at once)", name)
+        if environment.runner is not None:
+            gevent.spawn(environment.runner.quit)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(signum, on_signal, signum)
 
 
 def _check_credentials() -> None:

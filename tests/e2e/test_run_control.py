@@ -1,0 +1,112 @@
+"""Run control end to end: live SLA abort, signals, baselines, Locust's own outputs, master + 2 workers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from procs import PY, ROOT, Proc, Target, free_port
+
+from test_verdicts import FAST_THINK, PROFILES, load_summary, run_locust
+
+pytestmark = pytest.mark.e2e
+
+
+def start_locust(tmp: Path, url: str, profile: Path, *extra: str, name: str = "locust") -> tuple[Proc, Path]:
+    report_dir = tmp / f"{name}-reports"
+    proc = Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), "--headless", "--only-summary",
+                 "--load-profile", str(profile), "-H", url, "--report-dir", str(report_dir), *extra],
+                env=FAST_THINK, name=name, log_dir=tmp)
+    return proc, report_dir
+
+
+def test_live_abort_rule_stops_the_run_early_with_sla_exit_code(tmp_path: Path):
+    slow = Target(tmp_path, "--latency-ms", "400", "--latency-path", "^/dashboard$", name="slow")
+    try:
+        rc, proc, rep = run_locust(tmp_path, slow.url, PROFILES / "abort.yaml", timeout=60)
+    finally:
+        slow.stop()
+    assert rc == 3, proc.tail()
+    s = load_summary(rep)
+    assert s["verdict"] == "fail"
+    assert s["duration_s"] < 20, f"a 60 s profile should have stopped after ~5 s, ran {s['duration_s']}s"
+    assert any("stopped early" in n for n in s["notes"]), s["notes"]
+    assert any("SLA ABORT" in e["text"] for e in s["timeline"]["events"])
+    assert "SLA ABORT" in proc.output
+
+
+@pytest.mark.parametrize("sig, name", [(signal.SIGINT, "sigint"), (signal.SIGTERM, "sigterm")])
+def test_signal_mid_run_writes_every_artifact_and_exits_aborted(target: Target, tmp_path: Path, sig, name):
+    html, csv = tmp_path / "locust.html", tmp_path / "csv" / "run"
+    proc, rep = start_locust(tmp_path, target.url, PROFILES / "long.yaml", "--html", str(html), "--csv", str(csv),
+                             name=name)
+    proc.expect(r"stage 2/2 'hold'", timeout=60)
+    proc.expect(r"SLA|Shape|erpload", timeout=5)  # the run is live
+    proc.signal(sig)
+    rc = proc.wait(60)
+    assert rc == 5, proc.tail()
+    s = load_summary(rep)                             # all four of ours, atomically written
+    assert s["verdict"] == "aborted" and s["exit_code"] == 5
+    assert any("interrupted" in n for n in s["notes"]), s["notes"]
+    assert s["total"]["count"] > 0
+    run_case = [tc for tc in ET.parse(rep / "junit.xml").getroot().iter("testcase") if tc.find("failure") is not None]
+    assert run_case, "an aborted run must not look green in CI"
+    assert not list(rep.glob(".*.tmp")), "temporary files left behind"
+    assert (csv.parent / "run_stats.csv").is_file()  # Locust's own outputs keep working beside ours
+    assert html.is_file()                             # SIGTERM too (Locust alone skips it on SIGTERM)
+    assert "Traceback" not in proc.output
+
+
+@pytest.fixture(scope="module")
+def baseline_run(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rc, proc, rep = run_locust(tmp_path_factory.mktemp("baseline"), target.url, PROFILES / "short.yaml")
+    assert rc == 0, proc.tail()
+    return rep / "summary.json"
+
+
+def test_baseline_regression_fails_the_verdict_and_compare_prints_it(baseline_run: Path, tmp_path: Path):
+    slow = Target(tmp_path, "--latency-ms", "150", "--latency-path", "^/(dashboard|auth/me)$", name="slower")
+    try:
+        rc, proc, rep = run_locust(tmp_path, slow.url, PROFILES / "short.yaml", "--baseline", str(baseline_run))
+    finally:
+        slow.stop()
+    assert rc == 3, proc.tail()
+    s = load_summary(rep)
+    assert all(r["passed"] for r in s["sla"]), "the SLA rules hold; only the baseline comparison fails"
+    regressed = {r["label"] for r in s["baseline"]["regressions"]}
+    assert "GET /dashboard" in regressed, s["baseline"]["regressions"]
+    assert "regression" in (rep / "summary.md").read_text().lower()
+
+    cmp_ = Proc([PY, "-m", "erpload.cli", "compare", str(baseline_run), str(rep / "summary.json"), "--markdown"],
+                name="compare", log_dir=tmp_path)
+    assert cmp_.wait(30) == 3
+    assert "/dashboard" in cmp_.output and "|" in cmp_.output
+    same = Proc([PY, "-m", "erpload.cli", "compare", str(baseline_run), str(baseline_run)], name="same")
+    assert same.wait(30) == 0, same.output
+
+
+def test_master_and_two_workers_as_processes(target: Target, tmp_path: Path):
+    port = free_port()
+    master, rep = start_locust(tmp_path, target.url, PROFILES / "short.yaml", "--master", "--expect-workers", "2",
+                               "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), name="master")
+    workers = [Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), "--worker", "--master-host", "127.0.0.1",
+                     "--master-port", str(port)], env=FAST_THINK, name=f"worker{i}", log_dir=tmp_path)
+               for i in range(2)]
+    rc = master.wait(120)
+    assert rc == 0, master.tail()
+    for w in workers:
+        assert w.wait(30) == 0, w.tail()
+    s = load_summary(rep)
+    assert s["workers"] == 2 and s["verdict"] == "pass"
+    assert s["total"]["failures"] == 0
+    assert sum(s["load"]["final_users"].values()) in (0, 7)
+    roles = {r["name"]: r for r in s["roles"]}
+    assert len(roles) == 7 and all(r["count"] > 0 for r in roles.values())
+    # per-role counts add up to the merged total: role stats were merged from both workers
+    assert sum(r["count"] for r in roles.values()) == s["total"]["count"]
+    for text in [master.output] + [w.output for w in workers]:
+        assert "Traceback" not in text
+    assert json.loads((rep / "summary.json").read_text())["load"]["rbac_violations"] == {}
