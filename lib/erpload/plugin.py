@@ -72,6 +72,9 @@ class ErploadRun:
         self.extra_providers: dict[str, Any] = {}  # name -> fn() -> value for SLA "extra" metrics
         self.resources: dict[str, Any] = {}
         self.tallies = CumulativeTallies(_read_tallies)
+        # Extension points for the other subsystems (resources, distributed faults, correctness):
+        self.invalid: list[dict[str, Any]] = []  # {reason, detail, at_s}: any entry makes the run INVALID (exit 4)
+        self.finalizers: list[Any] = []  # fn(run) called first in finalize(), on the master, before the verdict
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_any_test_start(self, environment: Environment, **_: Any) -> None:
@@ -79,8 +82,17 @@ class ErploadRun:
         erp_users.reset_tallies()
         self.tallies.reset()
 
+    def mark_invalid(self, reason: str, detail: str) -> None:
+        """Record why this run's measurement cannot be trusted (worker lost, generator saturated, ...)."""
+        entry = {"reason": reason, "detail": detail, "at_s": round(self.recorder.elapsed(), 1)}
+        if entry not in self.invalid:
+            self.invalid.append(entry)
+            self.recorder.timeline.mark_event(self.recorder.elapsed(), f"INVALID: {reason}: {detail}")
+            log.error("erpload: run INVALID: %s: %s", reason, detail)
+
     def on_test_start(self, environment: Environment, **_: Any) -> None:
         self.finalized = False
+        self.invalid = []
         self.exchange.role_stats.reset_all()
         self.profile = _profile_or_none(environment)
         self.recorder.start(list(self.profile.sla) if self.profile else [])
@@ -112,6 +124,11 @@ class ErploadRun:
         """Evaluate every rule on the merged data, decide the exit code, write the reports."""
         env, rec = self.env, self.recorder
         rec.stop()
+        for fn in self.finalizers:
+            try:
+                fn(self)
+            except Exception:
+                log.exception("erpload: finalizer %r failed", fn)
         rec.sample()  # last point, after the workers' final reports arrived
         end = rec.snapshot(self.extra_metrics())
         profile = self.profile or current_profile(env)
@@ -119,6 +136,7 @@ class ErploadRun:
         results = evaluate(rules, end, rec.windows(end))
         notes: list[str] = []
         load, invalid = self._load_section(profile)
+        invalid = self.invalid + invalid
         code = self._exit_code(results, profile, notes, invalid)
 
         baseline = None
@@ -150,7 +168,7 @@ class ErploadRun:
         for n in notes:
             log.warning("erpload: %s", n)
         for i in invalid:
-            log.error("erpload: INVALID run: %s: %s", i["reason"], i["detail"])
+            log.error("erpload: INVALID run: %s at %ss: %s", i["reason"], i.get("at_s"), i["detail"])
         if getattr(opts, "report_dir", ""):
             paths = write_reports(summary, opts.report_dir)
             if os.environ.get("GITHUB_STEP_SUMMARY"):
