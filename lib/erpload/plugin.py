@@ -75,6 +75,7 @@ class ErploadRun:
         # Extension points for the other subsystems (resources, distributed faults, correctness):
         self.invalid: list[dict[str, Any]] = []  # {reason, detail, at_s}: any entry makes the run INVALID (exit 4)
         self.finalizers: list[Any] = []  # fn(run) called first in finalize(), on the master, before the verdict
+        self.live_resources: Any = None  # fn() -> {"processes": [...], "warnings": [...]} for the web UI (resources)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_any_test_start(self, environment: Environment, **_: Any) -> None:
