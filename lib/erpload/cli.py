@@ -151,8 +151,29 @@ def cmd_demo(ns: argparse.Namespace, target_args: list[str]) -> int:
             rc = locust.wait()
         finally:
             target.stop()
+    print_verdict(report_dir)
     print(f"erpload demo: exit code {rc} ({_exit_name(rc)}); reports in {report_dir}/", flush=True)
     return rc
+
+
+def print_verdict(report_dir: Path) -> None:
+    """Repeat the verdict after Locust's long final tables, from summary.json (if the run wrote one)."""
+    try:
+        summary = json.loads((report_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return
+    rows = summary.get("sla") or []
+    width = min(70, max((len(r.get("rule", "")) for r in rows), default=0))
+    print(f"\n== verdict: {str(summary.get('verdict', '?')).upper()} ==")
+    for r in rows:
+        print(f"SLA {'PASS' if r.get('passed') else 'FAIL'}  {r.get('rule', ''):<{width}}   {r.get('detail', '')}")
+    for item in summary.get("invalid") or []:
+        print(f"INVALID  {item.get('reason')}: {item.get('detail')}")
+    for note in summary.get("notes") or []:
+        print(f"note: {note}")
+    for name in ("report.html", "summary.md", "summary.json", "junit.xml"):
+        if (report_dir / name).exists():
+            print(f"  {report_dir / name}")
 
 
 def _exit_name(rc: int) -> str:

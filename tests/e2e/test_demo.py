@@ -35,6 +35,8 @@ def test_demo_smoke_profile_passes_and_cleans_up(tmp_path: Path):
     assert "reference ERP at http://127.0.0.1:" in out
     assert "stage 1/2 'ramp-up'" in out and "stage 2/2 'steady'" in out    # a progress line per stage
     assert "SLA all 4 rules passed" in out
+    tail = out[out.rindex("== verdict: PASS =="):]             # the verdict comes last, after Locust's tables
+    assert tail.count("SLA PASS") == 4 and str(rep / "report.html") in tail
     assert f"reports in {rep}" in out
     summary = json.loads((rep / "summary.json").read_text())
     assert summary["verdict"] == "pass" and summary["profile"]["name"] == "smoke"
