@@ -12,10 +12,11 @@ import time
 from flask import Blueprint, Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import admin, auth, dashboard, ppic, production, qc, reports, warehouse
+from . import admin, auth, dashboard, events, ppic, production, qc, reports, warehouse
 from .config import TargetConfig
 from .db import Database
 from .errors import ApiError, not_found
+from .events import QUERY_TOKEN_PATHS
 from .faults import Faults
 from .metrics import Metrics
 from .rbac import BY_ENDPOINT, BY_QUERY, BY_WORK_ORDER, ENDPOINTS, authorize, route
@@ -69,8 +70,13 @@ def _authorize() -> None:
     if op is None or not op.auth:
         return  # unrouted requests fall through to the 404/405 handlers; public rows need nothing
     st = state()
-    who = auth.authenticate(request.headers.get("Authorization"), st.jwt_secret)
+    header = request.headers.get("Authorization")
+    if header is None and op.path in QUERY_TOKEN_PATHS and request.args.get("token"):
+        header = "Bearer " + request.args["token"]  # browsers cannot set headers on a WebSocket handshake
+    who = auth.authenticate(header, st.jwt_secret)
     g.principal = who
+    if st.faults.rbac_hole(request.path):
+        return  # the rbac_hole_path fault: authenticated is enough (a deliberately broken RBAC)
     dept: str | None = None
     if who.role == "operator":
         if op.operator_scope == BY_ENDPOINT:
@@ -145,6 +151,7 @@ def create_app(config: TargetConfig | None = None) -> Flask:
         admin.bp,
     ):
         app.register_blueprint(bp)
+    events.install(app)  # GET /ws/events and the after_request hook that publishes changes
     app.before_request(_authorize)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)

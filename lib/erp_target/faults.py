@@ -1,4 +1,4 @@
-"""Fault switches (latency, errors, hangs, malformed bodies, resets, leaks, slow DB, racy stock)."""
+"""Fault switches (latency, errors, hangs, malformed bodies, resets, leaks, slow DB, racy stock, outage, RBAC hole)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ EXEMPT_PATHS = frozenset({"/health", "/metrics", "/admin/faults"})  # faults mus
 HANG_MAX_S = 3600.0  # safety net: a hung request whose client never closes is dropped after an hour
 MAX_MS = 600_000.0
 MAX_LEAK_KB = 1_048_576
+MAX_OUTAGE_S = 3600.0
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -31,9 +32,10 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 class AbortConnection(Exception):
     """Raised through the WSGI stack so the server handler drops the connection (RST if `reset`)."""
 
-    def __init__(self, reset: bool):
+    def __init__(self, reset: bool, label: str | None = None):
         super().__init__("reset" if reset else "hang")
         self.reset = reset
+        self.label = label or ("reset" if reset else "hang")  # the status label in /metrics
 
 
 class FaultError(ValueError):
@@ -63,6 +65,8 @@ class FaultState:
     leak_kb: int = 0
     slow_db_ms: float = 0.0
     racy_stock: bool = False
+    outage_s: float = 0.0  # refuse every request (connection reset) for N s from the PUT: an API restart
+    rbac_hole_path: str | None = None  # regex: any authenticated role may call matching paths (broken RBAC)
 
     def to_json(self) -> dict[str, Any]:
         """The state as the JSON object of `GET /admin/faults`."""
@@ -105,6 +109,10 @@ def _check(key: str, value: Any) -> Any:
         if not isinstance(value, int) or not 0 <= value <= MAX_LEAK_KB:
             raise FaultError(key, f"must be an integer between 0 and {MAX_LEAK_KB}, got {value}")
         return value
+    if key == "outage_s":
+        if not 0.0 <= value <= MAX_OUTAGE_S:
+            raise FaultError(key, f"must be between 0 and {MAX_OUTAGE_S:.0f} s, got {value}")
+        return float(value)
     if not 0.0 <= value <= MAX_MS:
         raise FaultError(key, f"must be between 0 and {MAX_MS:.0f} ms, got {value}")
     return float(value)
@@ -120,10 +128,22 @@ class Faults:
         self.stopping = gevent.event.Event()
         self.on_inject: Callable[[str], None] = lambda kind: None
         self._regex: dict[str, re.Pattern[str]] = {}
+        self.outage_until = time.monotonic() + state.outage_s if state.outage_s > 0 else 0.0
+
+    def in_outage(self) -> bool:
+        """True while an `outage_s` window set by the last update is running."""
+        return self.outage_until > 0 and time.monotonic() < self.outage_until
+
+    def rbac_hole(self, path: str) -> bool:
+        """True if `rbac_hole_path` is set and matches `path` (role checks skipped there)."""
+        pattern = self.state.rbac_hole_path
+        return pattern is not None and self._matches(pattern, path)
 
     def update(self, changes: Mapping[str, Any]) -> FaultState:
         """Apply a partial update atomically (all keys valid, or nothing changes)."""
         self.state = self.state.updated(changes)
+        if "outage_s" in changes:  # the window starts now; 0 ends a running one
+            self.outage_until = time.monotonic() + self.state.outage_s if self.state.outage_s > 0 else 0.0
         log.warning("fault switches now: %s", {k: v for k, v in self.state.to_json().items() if v})
         return self.state
 
@@ -154,6 +174,9 @@ class Faults:
             s = self.state
             if path in EXEMPT_PATHS:
                 return app(environ, start_response)
+            if self.in_outage():
+                self.on_inject("outage")
+                raise AbortConnection(reset=True)  # like a restarting API: no answer, connection reset
             if s.leak_kb > 0:
                 self.leaked.append(b"x" * (s.leak_kb * 1024))  # filled, so the pages are really touched
             if s.latency_ms > 0 and self._matches(s.latency_path, path):

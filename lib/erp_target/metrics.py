@@ -119,7 +119,7 @@ class Metrics:
             try:
                 return app(environ, capture)
             except AbortConnection as e:
-                status[0] = "reset" if e.reset else "hang"  # no HTTP status reached the client
+                status[0] = e.label  # no HTTP status reached the client ("reset", "hang"; "101": a WebSocket)
                 raise
             finally:
                 self.requests.labels(method, path, status[0]).inc()

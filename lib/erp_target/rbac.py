@@ -80,6 +80,7 @@ MATRIX: tuple[Operation, ...] = (
     _op("GET", "/admin/rbac", "admin"),
     _op("GET", "/admin/faults", "admin"),
     _op("PUT", "/admin/faults", "admin"),
+    _op("GET", "/ws/events", *ALL),
 )
 BY_KEY: dict[tuple[str, str], Operation] = {(o.method, o.path): o for o in MATRIX}
 ENDPOINTS: dict[str, Operation] = {}  # Flask endpoint name -> row, filled by @route

@@ -132,3 +132,46 @@ class CumulativeTallies:
         for payload in self.by_client.values():
             add_counts(out, payload)
         return out
+
+
+def tag_roles(user_classes: list[type]) -> None:
+    """Make every user class put `role` (its class name) into its requests' context.
+
+    Per-role stats read the role from the request event's context. `ErpUser` sets it itself; a
+    user's own classes get a cached per-class dict (no per-request allocation), or, when they
+    define their own context(), a merge of theirs with the role.
+    """
+    from locust import User
+
+    from erpload.users import ErpUser  # sets the role itself, with no per-request cost
+
+    for cls in user_classes:
+        own = cls.context
+        if issubclass(cls, ErpUser):
+            continue
+        if own is User.context:
+            cls._erpload_role_ctx = {"role": cls.__name__}
+            cls.context = _cached_role_context  # type: ignore[method-assign]
+        elif "role" not in _probe(own, cls):
+            cls._erpload_role_ctx = {"role": cls.__name__}
+            cls.context = _merged_role_context(own)  # type: ignore[method-assign]
+
+
+def _cached_role_context(self: Any) -> dict[str, Any]:
+    return self._erpload_role_ctx
+
+
+def _merged_role_context(own: Callable[[Any], dict]) -> Callable[[Any], dict]:
+    def context(self: Any) -> dict[str, Any]:
+        return {**own(self), **self._erpload_role_ctx}
+
+    return context
+
+
+def _probe(own: Callable[[Any], dict], cls: type) -> dict[str, Any]:
+    """What the class's own context() returns on a bare instance ({} if it needs a live user)."""
+    try:
+        result = own(object.__new__(cls))
+    except Exception:
+        return {}
+    return result if isinstance(result, dict) else {}

@@ -24,19 +24,22 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from erpload import arrival, credentials
+from erpload import arrival, credentials, health
 from erpload import users as erp_users
 from erpload.baseline import compare
-from erpload.distributed import CumulativeTallies, Exchange
+from erpload.correctness import install_correctness
+from erpload.distributed import CumulativeTallies, Exchange, tag_roles
 from erpload.errors import ConfigError, ExitCode
 from erpload.histogram import fine_bucket
 from erpload.profiles import Profile, load_profile
 from erpload.recorder import RunRecorder
 from erpload.report import append_step_summary, write_reports
 from erpload.report.markdown import render_markdown
+from erpload.resources import add_resource_options, install_resources
 from erpload.shapes import ProfileShape, current_profile, install_shape_support
 from erpload.sla_eval import evaluate, verdict_lines
 from erpload.summary import ProfileInfo, build_summary
+from erpload.webui import install_webui, load_profile_choices
 
 __all__ = ["ProfileShape", "install", "add_options"]
 
@@ -47,8 +50,10 @@ PROFILES_DIR = Path(os.environ.get("ERPLOAD_PROFILES", Path(__file__).resolve().
 def add_options(parser: Any) -> None:
     """erpload's options on Locust's parser (also shown in the web UI start form)."""
     g = parser  # Locust's extra kwargs (include_in_web_ui, ...) only work on the parser itself, not on groups
-    g.add_argument("--load-profile", default="", env_var="ERPLOAD_LOAD_PROFILE",
-                   help="load profile YAML (stages, role mix, SLA rules); see docs/profiles.md")
+    g.add_argument("--load-profile", default="", env_var="ERPLOAD_LOAD_PROFILE", metavar="PATH",
+                   choices=load_profile_choices(PROFILES_DIR),  # web UI dropdown; any path is accepted
+                   help="load profile YAML (stages, role mix, SLA rules; see docs/profiles.md). A profile run "
+                        "sets users, ramp and role mix per stage: the users / ramp up fields are ignored")
     g.add_argument("--report-dir", default="", env_var="ERPLOAD_REPORT_DIR",
                    help="write summary.json, junit.xml, summary.md and report.html here (atomically)")
     g.add_argument("--baseline", default="", env_var="ERPLOAD_BASELINE",
@@ -57,6 +62,8 @@ def add_options(parser: Any) -> None:
                    help="relative regression tolerance against --baseline (default 0.10 = 10%%)")
     g.add_argument("--sample-interval", type=float, default=1.0, include_in_web_ui=False,
                    help="seconds between timeline samples on the master (default 1)")
+    add_resource_options(g)
+    health.add_options(g)
 
 
 class ErploadRun:
@@ -161,7 +168,7 @@ class ErploadRun:
             started_at=rec.started_wall, ended_at=time.time(), host=env.host or "",
             workers=rec.max_workers, errors=[e.serialize() for e in env.stats.errors.values()],
             timeline=rec.timeline.to_dict(), baseline=baseline, resources=self.resources or None,
-            load=load, invalid=invalid, notes=notes,
+            load=load, invalid=invalid, notes=notes, correctness=getattr(self, "correctness", None),
         )
         if rules or profile:
             for line in verdict_lines(results):
@@ -257,12 +264,14 @@ def install(environment: Environment) -> ErploadRun:
     run = ErploadRun(environment)
     environment.erpload = run  # type: ignore[attr-defined]
     _check_credentials()
+    tag_roles(list(environment.user_classes))
     run.exchange.install(environment)
     environment.events.test_start.add_listener(run.on_any_test_start)
     run.exchange.provide("tallies", _read_tallies)
     run.exchange.merge("tallies", run.tallies.on_payload)
     install_shape_support(environment)
     arrival.install_arrival(environment, run.exchange)
+    health.install_health(environment, run)
     if not isinstance(environment.runner, WorkerRunner):
         if environment.parsed_options is not None:
             _validate_early(environment)
@@ -272,6 +281,10 @@ def install(environment: Environment) -> ErploadRun:
         environment.events.erpload_stage.add_listener(run.recorder.on_stage)
         run.extra_providers["rbac_violations"] = lambda: sum(
             run.tallies.totals(environment).get("rbac_violations", {}).values())
+    install_resources(environment, run)  # after run.on_test_start: its test_start needs the run clock
+    install_correctness(environment, run)  # after run.on_test_start: reads run.profile at test start
+    if getattr(environment, "web_ui", None) is not None:
+        install_webui(environment, run)
     return run
 
 

@@ -21,10 +21,12 @@ ROLES = (
     "PpicPlanner",
     "WarehouseClerk",
     "Admin",
+    "Supervisor",
+    "StockTaker",
 )
 DEFAULT_BACKLOG = 2
 DEFAULT_DROPPED = 0.01
-TOP_KEYS = ("name", "description", "host", "roles", "stages", "sla", "options", "allow")
+TOP_KEYS = ("name", "description", "host", "roles", "stages", "sla", "options", "allow", "faults", "hot_skus")
 STAGE_KEYS = ("duration", "users", "spawn_rate", "roles", "name", "arrival_rate")
 DURATION_FIX = "Use Locust's -t syntax: 90, 90s, 5m, 1h30m, 2h5m10s (or a number of seconds)"
 RATE_FIX = 'Write iterations per second: 20, "20/s", "1200/m" or "72000/h"'
@@ -278,6 +280,8 @@ class Checker:
             "stop_timeout": (parse_duration, DURATION_FIX),
             "arrival_backlog": (_whole, "a whole number >= 0, e.g. 2"),
             "dropped_iterations": (parse_ratio, 'e.g. "1%" or 0.01'),
+            "generator_saturation": (_flag, "true or false"),
+            "under_delivery": (_flag, "true or false"),
         }
         for key in set(raw) & set(defaults):
             parse, fix = parsers[key]
@@ -318,6 +322,29 @@ class Checker:
                 )
         return rules
 
+    def faults(self, raw: Any, duration_s: float) -> list:
+        """The `faults:` schedule (erpload.faultplan); each fault must start before the profile ends."""
+        from erpload.faultplan import check_faults
+
+        steps = check_faults(raw, self.add, parse_duration, _got)
+        for i, step in enumerate(steps):
+            if duration_s and step.at_s >= duration_s:
+                self.add(f"faults[{i}].at", f"{step.at_s:g}s is not before the end of the profile ({duration_s:g}s)",
+                         "Schedule it earlier or lengthen the stages")
+        return steps
+
+    def hot_skus(self, raw: Any) -> tuple[str, ...]:
+        """`hot_skus:`: a small list of SKUs every stock adjustment picks from (to make writes collide)."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list) or not raw or not all(isinstance(s, str) and s.strip() for s in raw):
+            self.add("hot_skus", f"must be a non-empty list of SKU strings (got {_got(raw)})",
+                     "e.g. hot_skus: [FAB-000001, FAB-000002]")
+            return ()
+        if len(set(raw)) != len(raw):
+            self.add("hot_skus", f"lists a SKU twice (got {_got(raw)})", "List each SKU once")
+        return tuple(s.strip() for s in raw)
+
     def ramps(self, plans: Iterable[Any]) -> None:
         """A spawn_rate too low to finish the stage's user changes within the stage."""
         for sp in plans:
@@ -333,6 +360,13 @@ class Checker:
                     f"lengthen duration to >= {math.ceil(sp.ramp_s):d}s, or remove spawn_rate for a "
                     "linear ramp over the stage",
                 )
+
+
+def _flag(value: Any) -> bool:
+    """A YAML boolean (true/false), nothing else."""
+    if not isinstance(value, bool):
+        raise ValueError(value)
+    return value
 
 
 def _whole(value: Any) -> int:

@@ -23,6 +23,9 @@ linearly from the previous stage's value (k6 semantics, Locust words); docs/prof
     sla: [...]                          rules, parsed by erpload.sla.parse_rules
     options: {stop_timeout: 30s, arrival_backlog: 2}
     allow: {dropped_iterations: 1%}     share of planned iterations that may be dropped
+           {generator_saturation: true, under_delivery: true}   keep such runs valid (warn only)
+    faults: [{at: 20s, action: outage, duration: 5s}]   scheduled faults (erpload.faultplan)
+    hot_skus: [FAB-000001, FAB-000002]  stock adjustments pick from these only (lost-update check)
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ class Allow:
     """Deviations a run may show and still count as delivering the planned load."""
 
     dropped_iterations: float = DEFAULT_DROPPED  # fraction of planned iterations
+    generator_saturation: bool = False  # a load generator above --worker-cpu-limit keeps the run valid
+    under_delivery: bool = False  # closed model: fewer running users than planned keeps the run valid
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ class Profile:
     options: Options = field(default_factory=Options)
     allow: Allow = field(default_factory=Allow)
     source_path: str = ""
+    faults: tuple = ()  # erpload.faultplan.FaultStep objects, applied by the master (erpload.recovery)
+    hot_skus: tuple[str, ...] = ()  # stock adjustments pick from these only (erpload.correctness)
 
     @property
     def duration_s(self) -> float:
@@ -264,8 +271,11 @@ def parse_profile(
     options = c.section(
         doc.get("options"), "options", {"stop_timeout": None, "arrival_backlog": DEFAULT_BACKLOG}
     )
-    allow = c.section(doc.get("allow"), "allow", {"dropped_iterations": DEFAULT_DROPPED})
+    allow = c.section(doc.get("allow"), "allow", {"dropped_iterations": DEFAULT_DROPPED,
+                                                  "generator_saturation": False, "under_delivery": False})
     sla_rules = c.sla(doc.get("sla"), roles or {}, stages)
+    faults = c.faults(doc.get("faults"), sum(s.get("duration_s", 0.0) for s in stages))
+    hot_skus = c.hot_skus(doc.get("hot_skus"))
     if c.problems:
         return None, c.problems
     return Profile(
@@ -277,8 +287,11 @@ def parse_profile(
         sla=tuple(sla_rules),
         sla_raw=tuple(doc.get("sla") or ()),
         options=Options(stop_timeout_s=options["stop_timeout"], arrival_backlog=options["arrival_backlog"]),
-        allow=Allow(dropped_iterations=allow["dropped_iterations"]),
+        allow=Allow(dropped_iterations=allow["dropped_iterations"],
+                    generator_saturation=allow["generator_saturation"], under_delivery=allow["under_delivery"]),
         source_path=source,
+        faults=tuple(faults),
+        hot_skus=hot_skus,
     ), []
 
 

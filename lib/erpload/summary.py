@@ -250,6 +250,7 @@ class RunSummary:
     resources: dict[str, Any] = field(default_factory=dict)  # free-form, filled by the resources monitor
     load: dict[str, Any] = field(default_factory=dict)  # model, per-role users, planned/started/dropped iterations
     invalid: list[dict[str, Any]] = field(default_factory=list)  # why the run is INVALID: {reason, detail, at_s}
+    correctness: dict[str, Any] = field(default_factory=dict)  # stock ledger check, RBAC per role, recovery (free-form)
     notes: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
@@ -324,6 +325,7 @@ def build_summary(
     load: Mapping[str, Any] | None = None,
     invalid: Iterable[Mapping[str, Any]] = (),
     notes: Iterable[str] = (),
+    correctness: Mapping[str, Any] | None = None,
 ) -> RunSummary:
     """Assemble a RunSummary from a final snapshot, SLA results and run metadata."""
     dur, scheme = snapshot.duration_s, snapshot.bucket_scheme
@@ -354,6 +356,7 @@ def build_summary(
         load=dict(load or {}),
         invalid=[dict(i) for i in invalid],
         notes=out_notes,
+        correctness=dict(correctness or {}),
     )
 
 

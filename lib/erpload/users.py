@@ -10,7 +10,6 @@ import random
 import re
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping
 from json import loads
 from typing import Any, NamedTuple
@@ -68,49 +67,24 @@ def set_think_time(spec: str | tuple[float, float] | None) -> None:
     THINK_TIME = parse_think_time(spec) if isinstance(spec, str) else spec
 
 
-# -- per-process tallies; the plugin ships them to the master -----------------------------------------------
-_violations: Counter[str] = Counter()  # role key -> 2xx answers to RBAC probes
-_conflicts: Counter[str] = Counter()  # "METHOD name" -> 409s taken as the normal business outcome
-_sessions: Counter[str] = Counter()  # login, renew, relogin_401, login_failed, task_errors
-_unavailable: set[str] = set()  # role keys without accounts (logged once)
-_ledger: dict[str, list[int]] = {}  # sku -> [confirmed adjust delta, adjust count, received qty, receipts]
+# -- per-process tallies live in erpload.tallies (pure); re-exported here so existing imports keep working --
+from erpload.tallies import (  # noqa: E402
+    _conflicts,
+    _sessions,
+    _unavailable,
+    _violations,
+    begin_adjust,
+    conflicts,
+    end_adjust,
+    rbac_violations,
+    record_stock,
+    reset_tallies,
+    session_counts,
+    stock_ledger,
+)
 
-
-def rbac_violations() -> dict[str, int]:
-    """RBAC probes answered 2xx, per role key, in this process."""
-    return dict(_violations)
-
-
-def conflicts() -> dict[str, int]:
-    """409 answers counted as business outcomes (e.g. a work order claimed by someone else), per request."""
-    return dict(_conflicts)
-
-
-def session_counts() -> dict[str, int]:
-    """Logins, token renewals (expiry / 401), failed logins and suite-side task errors in this process."""
-    return dict(_sessions)
-
-
-def stock_ledger() -> dict[str, dict[str, int]]:
-    """Confirmed stock changes per SKU in this process: adjust delta/count and received quantity/receipts."""
-    return {sku: {"delta": v[0], "count": v[1], "received": v[2], "receipts": v[3]} for sku, v in _ledger.items()}
-
-
-def record_stock(sku: str, delta: int = 0, received: int = 0) -> None:
-    """Add one confirmed adjustment (`delta`) or receipt (`received`) to the ledger."""
-    entry = _ledger.setdefault(sku, [0, 0, 0, 0])
-    if delta:
-        entry[0] += delta
-        entry[1] += 1
-    if received:
-        entry[2] += received
-        entry[3] += 1
-
-
-def reset_tallies() -> None:
-    """Forget every tally (tests; the plugin at test start)."""
-    for tally in (_violations, _conflicts, _sessions, _ledger):
-        tally.clear()
+__all__ = ["ErpUser", "Probe", "conflicts", "parse_think_time", "rbac_violations", "record_stock",
+           "reset_tallies", "session_counts", "set_think_time", "stock_ledger"]
 
 
 class Probe(NamedTuple):
@@ -365,17 +339,21 @@ class ErpUser(FastHttpUser):
 
     def adjust_stock(self, sku: str, delta: int, reason: str) -> Any:
         """POST /warehouse/stock/[sku]/adjust with an Idempotency-Key; retry once with the same key when unsure."""
-        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        key = uuid.uuid4().hex
+        headers = {"Idempotency-Key": key}
         path = f"/warehouse/stock/{quote(sku, safe='')}/adjust"
+        begin_adjust(sku, key, delta)  # pending until the target answers definitely (erpload.correctness)
         for _ in range(2):
             body = self.api("POST", path, name=ADJUST_NAME, json={"delta": delta, "reason": reason}, headers=headers,
                             required=("sku", "quantity", "delta", "replayed"))
             if body is not None:
+                end_adjust(sku, key)
                 record_stock(sku, delta=delta)  # once per key: the retry only runs when the first was unconfirmed
                 return body
             if 400 <= self.last_status < 500:  # a definite refusal: nothing was applied
+                end_adjust(sku, key)
                 return None
-        return None
+        return None  # no answer twice: stays pending (it may have applied)
 
     def _suite_error(self, where: str, exc: BaseException) -> None:
         _sessions["task_errors"] += 1

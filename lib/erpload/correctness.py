@@ -1,0 +1,226 @@
+"""Correctness under load: lost/duplicated stock updates, RBAC violations per role, recovery time.
+
+`install_correctness(environment, run)` (called once from `erpload.plugin.install`) wires:
+
+- every process: the profile's `hot_skus:` pool (stock adjustments pick from it, so writes collide),
+  per-second request outcomes (erpload.recovery);
+- master: the initial stock of the hot SKUs, fetched at test start before any user spawns (the
+  listener runs before the master sends its spawn messages); the profile's `faults:` schedule;
+  a finalizer that fetches the final stock and compares, per SKU,
+      final == initial + sum(confirmed adjust deltas) + sum(received quantities)
+  (the ledger every worker keeps, erpload.tallies). Adjustments still unanswered when the run
+  stopped (`pending`) may or may not have applied: a difference equal to a subset of their deltas
+  is consistent. Below that the target lost updates, above it it applied some twice.
+- SLA extra metrics `lost_updates` and `duplicated_updates` (SKUs with missing / surplus confirmed
+  stock changes), `recovery_s`; `rbac_violations` (total) stays the plugin's. The summary's
+  `correctness` section carries the per-SKU evidence, RBAC violations per role and the episodes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from typing import Any
+from urllib.parse import quote
+
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from erpload import tallies
+from erpload.profiles import Profile, load_profile
+from erpload.recovery import FaultScheduler, SecondCounts, admin_session, recovery_report
+from erpload.shapes import current_profile
+
+log = logging.getLogger("erpload")
+MAX_PENDING_EXACT = 12  # subset sums of more unanswered adjustments than this are not enumerated
+
+
+def stock_verdict(sku: str, initial: int, final: int, ledger: dict[str, Any]) -> dict[str, Any]:
+    """One SKU: expected vs actual and the classification ok / lost / duplicated (pure)."""
+    delta, received = int(ledger.get("delta", 0)), int(ledger.get("received", 0))
+    pending = [int(v) for v in (ledger.get("pending") or {}).values()]
+    expected = initial + delta + received
+    diff = final - expected
+    if len(pending) <= MAX_PENDING_EXACT:
+        possible = {sum(c) for r in range(len(pending) + 1) for c in itertools.combinations(pending, r)}
+    else:  # too many to enumerate: anything between the extremes is accepted
+        lo, hi = sum(p for p in pending if p < 0), sum(p for p in pending if p > 0)
+        possible = set(range(lo, hi + 1))
+    if diff in possible:
+        status = "ok"
+    elif diff < min(possible):
+        status = "lost"
+    elif diff > max(possible):
+        status = "duplicated"
+    else:
+        status = "lost" if diff < 0 else "duplicated"
+    return {
+        "sku": sku,
+        "status": status,
+        "initial": initial,
+        "final": final,
+        "expected": expected,
+        "difference": diff,
+        "confirmed_delta": delta,
+        "adjustments": int(ledger.get("count", 0)),
+        "received": received,
+        "receipts": int(ledger.get("receipts", 0)),
+        "unanswered": len(pending),
+    }
+
+
+class Correctness:
+    """The correctness checks of one Environment (see the module docstring)."""
+
+    def __init__(self, environment: Environment, run: Any) -> None:
+        self.env = environment
+        self.run = run
+        self.counts = SecondCounts()
+        self.scheduler = FaultScheduler(run)
+        self.initial: dict[str, int] = {}
+        self.initial_error = ""
+        self.report: dict[str, Any] = {}
+        self.stock_rows: list[dict[str, Any]] | None = None
+        self.recovery: dict[str, Any] | None = None
+        self.run_start_wall = 0.0
+
+    # -- every process -----------------------------------------------------------------------
+    def profile(self) -> Profile | None:
+        profile = getattr(self.run, "profile", None) or current_profile(self.env)
+        if profile is not None:
+            return profile
+        path = getattr(self.env.parsed_options, "load_profile", "") if self.env.parsed_options else ""
+        if not path:
+            return None
+        try:
+            return load_profile(path)
+        except Exception as e:  # the master validated it already; a worker only loses the hot pool
+            log.warning("erpload: %s: no hot-SKU pool on this process (%s)", path, e)
+            return None
+
+    def on_any_test_start(self, **_: Any) -> None:
+        profile = self.profile()
+        tallies.set_hot_skus(profile.hot_skus if profile else ())
+        self.counts.reset()
+
+    # -- master --------------------------------------------------------------------------------
+    def base_url(self) -> str:
+        profile = self.profile()
+        return self.env.host or (profile.host if profile and profile.host else "") or ""
+
+    def on_master_test_start(self, **_: Any) -> None:
+        import time
+
+        self.run_start_wall = time.time()
+        self.initial, self.initial_error, self.report = {}, "", {}
+        self.stock_rows, self.recovery = None, None
+        profile = self.profile()
+        if profile is None:
+            return
+        url = self.base_url()
+        if profile.hot_skus:
+            try:
+                session = admin_session(url)
+                self.initial = self._fetch(session, url, profile.hot_skus)
+                log.info("erpload: initial stock of the hot SKUs: %s", self.initial)
+            except Exception as e:
+                self.initial_error = f"initial stock not fetched: {type(e).__name__}: {e}"
+                log.error("erpload: %s (lost/duplicated updates cannot be checked)", self.initial_error)
+        if profile.faults:
+            self.scheduler.start(profile.faults, url)
+
+    @staticmethod
+    def _fetch(session: Any, url: str, skus: Any) -> dict[str, int]:
+        out = {}
+        for sku in skus:
+            r = session.get(f"{url.rstrip('/')}/warehouse/stock/{quote(sku, safe='')}", timeout=10)
+            if r.status_code != 200:
+                raise RuntimeError(f"GET /warehouse/stock/{sku}: HTTP {r.status_code} {r.text[:200]}")
+            out[sku] = int(r.json()["quantity"])
+        return out
+
+    def finalize(self, run: Any) -> None:
+        """Master, before the verdict: fetch the final stock, compare, compute recovery, fill the report."""
+        import time
+
+        self.scheduler.stop()
+        totals = run.tallies.totals(self.env)
+        report: dict[str, Any] = {"rbac_violations": dict(totals.get("rbac_violations", {}))}
+        profile = self.profile()
+        if profile is not None and profile.hot_skus:
+            report["stock"] = self._stock_check(profile, totals.get("ledger", {}))
+        starts = [a["wall"] for a in self.scheduler.applied if a.get("ok")]
+        self.recovery = recovery_report(
+            self.counts.seconds, starts, self.run_start_wall or time.time(), time.time()
+        )
+        report["recovery"] = {
+            **self.recovery,
+            "faults": [{k: v for k, v in a.items() if k != "wall"} for a in self.scheduler.applied],
+        }
+        if math.isinf(self.recovery["recovery_s"]):
+            report["recovery"]["recovery_s"] = None  # JSON has no infinity; "recovered": false says it
+        self.report = report
+        run.correctness = report
+
+    def _stock_check(self, profile: Profile, ledger: dict[str, Any]) -> dict[str, Any]:
+        if not self.initial:
+            return {"checked": False, "error": self.initial_error or "initial stock unknown"}
+        url = self.base_url()
+        try:
+            final = self._fetch(admin_session(url), url, profile.hot_skus)
+        except Exception as e:
+            return {"checked": False, "error": f"final stock not fetched: {type(e).__name__}: {e}"}
+        rows = [
+            stock_verdict(sku, self.initial[sku], final[sku], ledger.get(sku, {})) for sku in profile.hot_skus
+        ]
+        self.stock_rows = rows
+        lost = [r for r in rows if r["status"] == "lost"]
+        dup = [r for r in rows if r["status"] == "duplicated"]
+        for r in lost + dup:
+            log.error(
+                "erpload: %s update(s) on %s: initial %d + confirmed %+d + received %d = %d expected, target has %d",
+                r["status"],
+                r["sku"],
+                r["initial"],
+                r["confirmed_delta"],
+                r["received"],
+                r["expected"],
+                r["final"],
+            )
+        return {
+            "checked": True,
+            "skus": len(rows),
+            "lost_updates": len(lost),
+            "duplicated_updates": len(dup),
+            "missing_units": -sum(r["difference"] for r in lost),
+            "surplus_units": sum(r["difference"] for r in dup),
+            "confirmed_adjustments": sum(r["adjustments"] for r in rows),
+            "per_sku": rows,
+        }
+
+    def lost_updates(self) -> int | None:
+        return None if self.stock_rows is None else sum(r["status"] == "lost" for r in self.stock_rows)
+
+    def duplicated_updates(self) -> int | None:
+        return None if self.stock_rows is None else sum(r["status"] == "duplicated" for r in self.stock_rows)
+
+    def recovery_s(self) -> float | None:
+        return None if self.recovery is None else self.recovery["recovery_s"]
+
+
+def install_correctness(environment: Environment, run: Any) -> Correctness:
+    """Wire the correctness checks on `environment` (every process; master parts on the master only)."""
+    c = Correctness(environment, run)
+    run.correctness = {}
+    environment.events.test_start.add_listener(c.on_any_test_start)
+    environment.events.request.add_listener(c.counts.on_request)
+    run.exchange.provide("seconds", c.counts.take_unsent)
+    run.exchange.merge("seconds", c.counts.merge)
+    if not isinstance(environment.runner, WorkerRunner):
+        environment.events.test_start.add_listener(c.on_master_test_start)
+        run.finalizers.append(c.finalize)
+        run.extra_providers["lost_updates"] = c.lost_updates
+        run.extra_providers["duplicated_updates"] = c.duplicated_updates
+        run.extra_providers["recovery_s"] = c.recovery_s
+    return c
