@@ -19,14 +19,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/erpload demo $(ARGS)
 
-# Browser tests (report.html, web UI) drive Debian's Chromium through Playwright; install it if missing.
-BROWSER := /usr/bin/chromium
-$(BROWSER):
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else echo "browser tests need $(BROWSER): run 'sudo apt-get install chromium'" >&2; exit 1; fi
+# System tools some tests drive, from Debian's packages, installed when missing (CI runs as root):
+# chromium (report.html and web UI tests), docker-compose v1 (`config` validates docker-compose.yml
+# without an engine), iproute2 (network namespaces as hosts in the multi-host test).
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/docker-compose /usr/sbin/ip
+SYSTEM_PKGS  := chromium docker-compose iproute2
+.system-tools-stamp:
+	@missing=""; for f in $(SYSTEM_TOOLS); do [ -x "$$f" ] || [ -x "/bin/$$(basename $$f)" ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PKGS) >/dev/null; \
+	  else echo "tests need $(SYSTEM_PKGS): run 'sudo apt-get install --no-install-recommends $(SYSTEM_PKGS)'" >&2; exit 1; fi; \
+	fi
+	@touch $@
 
-test: $(STAMP) $(BROWSER)
+test: $(STAMP) .system-tools-stamp
 	$(VENV)/bin/ruff check lib locustfiles tests bench
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -38,4 +45,4 @@ bench: $(STAMP)
 	$(PY) bench/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info lib/*.egg-info reports .pytest_cache
+	rm -rf $(VENV) .system-tools-stamp build *.egg-info lib/*.egg-info reports .pytest_cache

@@ -43,39 +43,69 @@ def log(text: str) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="bench/run.py", description="erpload benchmarks (see docs/performance.md)")
-    ap.add_argument("--only", default=",".join(SECTIONS),
-                    help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
-    ap.add_argument("--quick", action="store_true",
-                    help="short smoke run: 1 round, 8 s windows, 1,000/2,000 users, 1 h history")
+    ap = argparse.ArgumentParser(
+        prog="bench/run.py", description="erpload benchmarks (see docs/performance.md)"
+    )
+    ap.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="short smoke run: 1 round, 8 s windows, 1,000/2,000 users, 1 h history",
+    )
     ap.add_argument("--users", type=int, default=50, help="overhead: users per process (default 50)")
-    ap.add_argument("--rounds", type=int, default=3, help="overhead/scaleout: alternating rounds (default 3)")
-    ap.add_argument("--warmup", type=float, default=4.0, help="seconds from test start to the window (default 4)")
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="overhead: rounds, start order alternating (default 3)"
+    )
+    ap.add_argument("--scaleout-rounds", type=int, default=2, help="scaleout: alternating rounds (default 2)")
+    ap.add_argument(
+        "--warmup", type=float, default=4.0, help="seconds from test start to the window (default 4)"
+    )
     ap.add_argument("--window", type=float, default=20.0, help="measurement window in seconds (default 20)")
-    ap.add_argument("--overhead-mode", choices=("side-by-side", "sequential"), default="side-by-side",
-                    help="overhead: run a round's variants at the same time on one CPU (default), or one by one")
-    ap.add_argument("--overhead-parse", action=argparse.BooleanOptionalAction, default=True,
-                    help="overhead: also run raw + json.loads of every body (default on)")
-    ap.add_argument("--memory-users", default="1000,5000,10000", help="memory: user counts (default 1000,5000,10000)")
+    ap.add_argument(
+        "--overhead-mode",
+        choices=("side-by-side", "sequential"),
+        default="side-by-side",
+        help="overhead: run a round's variants at the same time on one CPU (default), or one by one",
+    )
+    ap.add_argument(
+        "--overhead-checked",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="overhead: also run raw users that check every response (catch_response + json.loads; default on)",
+    )
+    ap.add_argument(
+        "--memory-users", default="1000,5000,10000", help="memory: user counts (default 1000,5000,10000)"
+    )
     ap.add_argument("--scaleout-users", type=int, default=100, help="scaleout: users (default 100)")
     ap.add_argument("--pct-users", type=int, default=20, help="percentiles: users (default 20)")
-    ap.add_argument("--pct-duration", type=float, default=30.0, help="percentiles: seconds per run (default 30)")
+    ap.add_argument(
+        "--pct-duration", type=float, default=30.0, help="percentiles: seconds per run (default 30)"
+    )
     ap.add_argument("--history-hours", type=float, default=8.0, help="history: synthetic hours (default 8)")
     ap.add_argument("--history-endpoints", type=int, default=40, help="history: endpoints (default 40)")
     ap.add_argument("--history-rps", type=float, default=200.0, help="history: requests per synthetic second")
     ap.add_argument("--no-pin", action="store_true", help="do not pin nginx and the overhead runs to CPUs")
     ap.add_argument("--profile", action="store_true", help="overhead: also profile each variant with py-spy")
     ap.add_argument("--py-spy", default="", help="path of the py-spy executable (default: from PATH)")
-    ap.add_argument("--install-nginx", action="store_true",
-                    help="install nginx-light with apt-get if it is missing (needs root)")
-    ap.add_argument("--out", default="", help="results JSON path (default bench/results/bench-<UTC time>.json)")
+    ap.add_argument(
+        "--install-nginx",
+        action="store_true",
+        help="install nginx-light with apt-get if it is missing (needs root)",
+    )
+    ap.add_argument(
+        "--out", default="", help="results JSON path (default bench/results/bench-<UTC time>.json)"
+    )
     args = ap.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
         ap.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     if args.quick:
-        args.rounds, args.window, args.warmup = 1, 8.0, 3.0
+        args.rounds, args.scaleout_rounds, args.window, args.warmup = 1, 1, 8.0, 3.0
         args.memory_users = "1000,2000"
         args.pct_duration, args.history_hours = 12.0, 1.0
     args.memory_counts = [int(x) for x in args.memory_users.split(",") if x.strip()]
@@ -88,21 +118,35 @@ def run_history(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(BENCH_DIR) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     for key, extra in (("as_is", []), ("pruned", ["--prune-per-sec"])):
         path = work / f"history-{key}.json"
-        argv = [sys.executable, "-m", "erpbench.history", "--hours", f"{args.history_hours:g}",
-                "--endpoints", str(args.history_endpoints), "--rps", f"{args.history_rps:g}", "--out", str(path),
-                *extra]
+        argv = [
+            sys.executable,
+            "-m",
+            "erpbench.history",
+            "--hours",
+            f"{args.history_hours:g}",
+            "--endpoints",
+            str(args.history_endpoints),
+            "--rps",
+            f"{args.history_rps:g}",
+            "--out",
+            str(path),
+            *extra,
+        ]
         t0 = time.perf_counter()
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True,
-                              timeout=600 + 120 * args.history_hours)
+        proc = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=600 + 120 * args.history_hours
+        )
         if proc.returncode != 0 or not path.exists():
             raise RuntimeError(f"history simulation failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         out[key] = json.loads(path.read_text())
         r = out[key]
         last = r["hourly"][-1]
-        log(f"  history {key:6s}: {r['hours']:g} h x {r['endpoints']} endpoints, {r['requests']:,} requests: "
+        log(
+            f"  history {key:6s}: {r['hours']:g} h x {r['endpoints']} endpoints, {r['requests']:,} requests: "
             f"RSS +{r['rss_growth_mb']:.1f} MB ({last['per_sec_entries']:,} per-second counters), "
             f"report {r['report_s']:.2f} s, live SLA sample {_last_live(r)} ms "
-            f"[{time.perf_counter() - t0:.0f} s]")
+            f"[{time.perf_counter() - t0:.0f} s]"
+        )
     return out
 
 
@@ -116,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"started_at": now_iso(), "argv": sys.argv[1:], "machine": machine()}
     two_cpus = cpu_count() >= 2 and not args.no_pin
     nginx_cpu, locust_cpu = ("0", "1") if two_cpus else (None, None)
-    log(f"erpload bench: sections {', '.join(args.sections)} on {results['machine']['cpus']} CPU(s) "
-        f"({results['machine']['cpu_model'] or 'unknown CPU'}); load average {results['machine']['loadavg_start']}")
+    log(
+        f"erpload bench: sections {', '.join(args.sections)} on {results['machine']['cpus']} CPU(s) "
+        f"({results['machine']['cpu_model'] or 'unknown CPU'}); load average {results['machine']['loadavg_start']}"
+    )
     work = Path(tempfile.mkdtemp(prefix="erpload-bench-"))
     needs_nginx = any(s in args.sections for s in ("overhead", "memory", "scaleout", "percentiles"))
     target: NginxTarget | None = None
@@ -130,37 +176,74 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"bench: {e}")
                 return 2
             target = NginxTarget().start()
-            log(f"nginx {target.url} (pid {target.child.pid if target.child else '?'}), prefix {target.prefix}")
+            log(
+                f"nginx {target.url} (pid {target.child.pid if target.child else '?'}), prefix {target.prefix}"
+            )
         if "overhead" in args.sections and target is not None:
-            log(f"overhead: {args.users} users per process, think time 0, {args.rounds} round(s) {args.overhead_mode}, "
-                f"{args.window:g} s windows; nginx on CPU {nginx_cpu}, Locust on CPU {locust_cpu}")
+            log(
+                f"overhead: {args.users} users per process, think time 0, {args.rounds} round(s) {args.overhead_mode}, "
+                f"{args.window:g} s windows; nginx on CPU {nginx_cpu}, Locust on CPU {locust_cpu}"
+            )
             target.pin(nginx_cpu)
             results["overhead"] = overhead.measure(
-                target, users=args.users, rounds=args.rounds, warmup_s=args.warmup, window_s=args.window,
-                locust_cpus=locust_cpu, work=work, parse_variant=args.overhead_parse, mode=args.overhead_mode,
-                log=log)
+                target,
+                users=args.users,
+                rounds=args.rounds,
+                warmup_s=args.warmup,
+                window_s=args.window,
+                locust_cpus=locust_cpu,
+                work=work,
+                checked_variant=args.overhead_checked,
+                mode=args.overhead_mode,
+                log=log,
+            )
             if args.profile:
                 py_spy = profiling.find_py_spy(args.py_spy)
                 if py_spy is None:
-                    log("  profile: py-spy not found; install it with `pip install py-spy` (any venv) "
-                        "and pass --py-spy PATH")
+                    log(
+                        "  profile: py-spy not found; install it with `pip install py-spy` (any venv) "
+                        "and pass --py-spy PATH"
+                    )
                 else:
                     results["overhead"]["profiles"] = [
-                        profiling.profile_variant(v, target, py_spy, users=args.users, warmup_s=args.warmup,
-                                                  window_s=min(args.window, 15.0), cpus=locust_cpu, work=work, log=log)
-                        for v in ("erpload", "raw")]
+                        profiling.profile_variant(
+                            v,
+                            target,
+                            py_spy,
+                            users=args.users,
+                            warmup_s=args.warmup,
+                            window_s=min(args.window, 15.0),
+                            cpus=locust_cpu,
+                            work=work,
+                            log=log,
+                        )
+                        for v in ("erpload", "raw")
+                    ]
             target.pin(None)
         if "memory" in args.sections and target is not None:
             log(f"memory: idle users {args.memory_counts}, one process each, with and without a login")
             results["memory"] = memory.measure(target, user_counts=args.memory_counts, log=log)
         if "scaleout" in args.sections and target is not None:
-            log(f"scaleout: {args.scaleout_users} users, --processes 1 vs 2, {args.rounds} alternating round(s)")
-            results["scaleout"] = scaleout.measure(target, users=args.scaleout_users, rounds=args.rounds,
-                                                   warmup_s=args.warmup + 1, window_s=args.window, work=work, log=log)
+            log(
+                f"scaleout: {args.scaleout_users} users, --processes 1 vs 2, erpload and raw, "
+                f"{args.scaleout_rounds} alternating round(s)"
+            )
+            results["scaleout"] = scaleout.measure(
+                target,
+                users=args.scaleout_users,
+                rounds=args.scaleout_rounds,
+                warmup_s=args.warmup + 1,
+                window_s=args.window,
+                work=work,
+                log=log,
+            )
         if "percentiles" in args.sections and target is not None:
-            log(f"percentiles: {args.pct_users} users on /bench/delay, {args.pct_duration:g} s, local and distributed")
-            results["percentiles"] = percentiles.measure(target, users=args.pct_users,
-                                                         duration_s=args.pct_duration, log=log)
+            log(
+                f"percentiles: {args.pct_users} users on /bench/delay, {args.pct_duration:g} s, local and distributed"
+            )
+            results["percentiles"] = percentiles.measure(
+                target, users=args.pct_users, duration_s=args.pct_duration, log=log
+            )
     except Exception as e:  # report what we have, then fail
         log(f"bench: {type(e).__name__}: {e}")
         results["error"] = f"{type(e).__name__}: {e}"
@@ -170,8 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             target.stop()
     try:
         if "history" in args.sections and code == 0:
-            log(f"history: {args.history_hours:g} h synthetic, {args.history_endpoints} endpoints, "
-                f"{args.history_rps:g} req/s, 2 workers (two fresh processes)")
+            log(
+                f"history: {args.history_hours:g} h synthetic, {args.history_endpoints} endpoints, "
+                f"{args.history_rps:g} req/s, 2 workers (two fresh processes)"
+            )
             results["history"] = run_history(args, work)
     except Exception as e:
         log(f"bench: {type(e).__name__}: {e}")

@@ -17,11 +17,25 @@ from typing import Any
 
 ROLE_KEYS = ("admin", "ppic", "cutting", "sewing", "finishing", "qc", "warehouse")
 DEPARTMENTS = ("cutting", "sewing", "finishing")
-USERNAMES = {"admin": "admin01", "ppic": "ppic01", "cutting": "cutting001", "sewing": "sewing001",
-             "finishing": "finishing001", "qc": "qc01", "warehouse": "warehouse01"}
+USERNAMES = {
+    "admin": "admin01",
+    "ppic": "ppic01",
+    "cutting": "cutting001",
+    "sewing": "sewing001",
+    "finishing": "finishing001",
+    "qc": "qc01",
+    "warehouse": "warehouse01",
+}
 PASSWORD = "bench-only-password"
-ROLE_OF = {"admin": "admin", "ppic": "ppic", "qc": "qc", "warehouse": "warehouse",
-           "cutting": "operator", "sewing": "operator", "finishing": "operator"}
+ROLE_OF = {
+    "admin": "admin",
+    "ppic": "ppic",
+    "qc": "qc",
+    "warehouse": "warehouse",
+    "cutting": "operator",
+    "sewing": "operator",
+    "finishing": "operator",
+}
 WO_BASE = {"cutting": 100000, "sewing": 200000, "finishing": 300000}
 STYLES = ("POLO", "TEE", "HOODIE", "JACKET", "CHINO", "JEANS", "DRESS", "SKIRT", "SHIRT", "BLAZER")
 CUSTOMERS = ("Nordic Apparel", "Urban Outfitters", "Coastal Retail", "Alpine Wear", "Metro Stores")
@@ -51,30 +65,60 @@ def _ts(rnd: random.Random) -> str:
     return (_T0 + timedelta(seconds=rnd.randint(0, 30 * 86400))).isoformat().replace("+00:00", "Z")
 
 
-def work_order(wo_id: int, department: str, status: str, assignee: str | None, rnd: random.Random) -> dict[str, Any]:
+def work_order(
+    wo_id: int, department: str, status: str, assignee: str | None, rnd: random.Random
+) -> dict[str, Any]:
     """A WO object."""
     quantity = rnd.randint(20, 60) * 10
     done = 0 if status == "open" else rnd.randint(0, quantity // 20) * 10
-    return {"id": wo_id, "mo_id": wo_id % 100000 // 3 + 1, "department": department, "quantity": quantity,
-            "quantity_done": done, "status": status, "assignee": assignee, "updated_at": _ts(rnd)}
+    return {
+        "id": wo_id,
+        "mo_id": wo_id % 100000 // 3 + 1,
+        "department": department,
+        "quantity": quantity,
+        "quantity_done": done,
+        "status": status,
+        "assignee": assignee,
+        "updated_at": _ts(rnd),
+    }
 
 
 def manufacturing_order(mo_id: int, rnd: random.Random, status: str | None = None) -> dict[str, Any]:
     """An MO object."""
     style = f"{rnd.choice(STYLES)}-{rnd.randint(0, 99):03d}"
     due = date(2026, 4, 1) + timedelta(days=rnd.randint(0, 90))
-    return {"id": mo_id, "number": f"MO-{mo_id:06d}", "style": style, "product_sku": f"FG-{mo_id % 500:06d}",
-            "customer": rnd.choice(CUSTOMERS), "quantity": rnd.randint(4, 30) * 10, "due_date": due.isoformat(),
-            "status": status or rnd.choice(("planned", "in_progress", "completed")), "created_at": _ts(rnd)}
+    return {
+        "id": mo_id,
+        "number": f"MO-{mo_id:06d}",
+        "style": style,
+        "product_sku": f"FG-{mo_id % 500:06d}",
+        "customer": rnd.choice(CUSTOMERS),
+        "quantity": rnd.randint(4, 30) * 10,
+        "due_date": due.isoformat(),
+        "status": status or rnd.choice(("planned", "in_progress", "completed")),
+        "created_at": _ts(rnd),
+    }
 
 
 def stock_item(i: int, rnd: random.Random) -> dict[str, Any]:
     """A STOCK object (fabrics, trims, accessories and finished goods)."""
-    kind, name = rnd.choice((("FAB", "Denim 12oz Indigo"), ("FAB", "Cotton Pique Navy"), ("TRM", "Zipper YKK 18cm"),
-                             ("ACC", "Poly Bag 30x40"), ("FG", "Polo Shirt Navy M"), ("FG", "Chino Khaki 32")))
-    return {"sku": f"{kind}-{i:06d}", "name": name, "quantity": rnd.randint(150, 5000),
-            "location": f"WH{rnd.randint(1, 4)}-A{rnd.randint(1, 20):02d}-R{rnd.randint(1, 10):02d}",
-            "updated_at": _ts(rnd)}
+    kind, name = rnd.choice(
+        (
+            ("FAB", "Denim 12oz Indigo"),
+            ("FAB", "Cotton Pique Navy"),
+            ("TRM", "Zipper YKK 18cm"),
+            ("ACC", "Poly Bag 30x40"),
+            ("FG", "Polo Shirt Navy M"),
+            ("FG", "Chino Khaki 32"),
+        )
+    )
+    return {
+        "sku": f"{kind}-{i:06d}",
+        "name": name,
+        "quantity": rnd.randint(150, 5000),
+        "location": f"WH{rnd.randint(1, 4)}-A{rnd.randint(1, 20):02d}-R{rnd.randint(1, 10):02d}",
+        "updated_at": _ts(rnd),
+    }
 
 
 def page(items: list[dict[str, Any]], total: int) -> dict[str, Any]:
@@ -88,31 +132,93 @@ def static_files() -> dict[str, str]:
     files: dict[str, str] = {}
     for dept in DEPARTMENTS:
         base = WO_BASE[dept]
-        files[f"lists/wo-{dept}-open.json"] = dumps(page(
-            [work_order(base + i, dept, "open", None, rnd) for i in range(50)], 812))
+        files[f"lists/wo-{dept}-open.json"] = dumps(
+            page([work_order(base + i, dept, "open", None, rnd) for i in range(50)], 812)
+        )
         mine = [work_order(base + 90000 + i, dept, "in_progress", USERNAMES[dept], rnd) for i in range(3)]
-        others = [work_order(base + 80000 + i, dept, "in_progress", f"{dept}{i + 2:03d}", rnd) for i in range(37)]
+        others = [
+            work_order(base + 80000 + i, dept, "in_progress", f"{dept}{i + 2:03d}", rnd) for i in range(37)
+        ]
         files[f"lists/wo-{dept}-in_progress.json"] = dumps(page(others[:20] + mine + others[20:], 40))
-    files["lists/wo-all.json"] = dumps(page(
-        [work_order(WO_BASE[rnd.choice(DEPARTMENTS)] + i, rnd.choice(DEPARTMENTS), "open", None, rnd)
-         for i in range(50)], 2411))
+    files["lists/wo-all.json"] = dumps(
+        page(
+            [
+                work_order(WO_BASE[rnd.choice(DEPARTMENTS)] + i, rnd.choice(DEPARTMENTS), "open", None, rnd)
+                for i in range(50)
+            ],
+            2411,
+        )
+    )
     files["lists/mo.json"] = dumps(page([manufacturing_order(1000 + i, rnd) for i in range(50)], 1630))
-    files["lists/qc.json"] = dumps(page(
-        [{"id": 5000 + i, "mo_id": 1000 + i, "work_order_id": 300000 + i, "quantity": rnd.randint(4, 30) * 10,
-          "status": "pending", "defects": 0, "inspector": None, "updated_at": _ts(rnd)} for i in range(50)], 377))
-    files["lists/receipts.json"] = dumps(page(
-        [{"id": 7000 + i, "mo_id": 1000 + i, "qc_test_id": 5000 + i, "sku": f"FG-{i:06d}",
-          "quantity": rnd.randint(4, 30) * 10, "status": "pending", "received_by": None, "updated_at": _ts(rnd)}
-         for i in range(50)], 95))
+    files["lists/qc.json"] = dumps(
+        page(
+            [
+                {
+                    "id": 5000 + i,
+                    "mo_id": 1000 + i,
+                    "work_order_id": 300000 + i,
+                    "quantity": rnd.randint(4, 30) * 10,
+                    "status": "pending",
+                    "defects": 0,
+                    "inspector": None,
+                    "updated_at": _ts(rnd),
+                }
+                for i in range(50)
+            ],
+            377,
+        )
+    )
+    files["lists/receipts.json"] = dumps(
+        page(
+            [
+                {
+                    "id": 7000 + i,
+                    "mo_id": 1000 + i,
+                    "qc_test_id": 5000 + i,
+                    "sku": f"FG-{i:06d}",
+                    "quantity": rnd.randint(4, 30) * 10,
+                    "status": "pending",
+                    "received_by": None,
+                    "updated_at": _ts(rnd),
+                }
+                for i in range(50)
+            ],
+            95,
+        )
+    )
     files["lists/stock.json"] = dumps(page([stock_item(i, rnd) for i in range(50)], 2500))
-    files["lists/users.json"] = dumps(page(
-        [{"username": f"{r}{i:03d}", "role": ROLE_OF[r], "department": r if r in DEPARTMENTS else None,
-          "active": True} for i, r in enumerate(rnd.choice(ROLE_KEYS) for _ in range(50))], 390))
+    files["lists/users.json"] = dumps(
+        page(
+            [
+                {
+                    "username": f"{r}{i:03d}",
+                    "role": ROLE_OF[r],
+                    "department": r if r in DEPARTMENTS else None,
+                    "active": True,
+                }
+                for i, r in enumerate(rnd.choice(ROLE_KEYS) for _ in range(50))
+            ],
+            390,
+        )
+    )
     actions = ("claim", "step", "qc_result", "receive", "adjust", "mo_create", "login")
-    files["lists/audit.json"] = dumps(page(
-        [{"id": 90000 - i, "at": _ts(rnd), "username": rnd.choice(list(USERNAMES.values())),
-          "action": rnd.choice(actions), "entity": "work_order", "entity_id": rnd.randint(1, 99999),
-          "detail": "quantity 40 recorded on bundle 7 of 12"} for i in range(50)], 90000))
+    files["lists/audit.json"] = dumps(
+        page(
+            [
+                {
+                    "id": 90000 - i,
+                    "at": _ts(rnd),
+                    "username": rnd.choice(list(USERNAMES.values())),
+                    "action": rnd.choice(actions),
+                    "entity": "work_order",
+                    "entity_id": rnd.randint(1, 99999),
+                    "detail": "quantity 40 recorded on bundle 7 of 12",
+                }
+                for i in range(50)
+            ],
+            90000,
+        )
+    )
     ops = [{"method": m, "path": p, "roles": list(r)} for m, p, r in RBAC_MATRIX]
     files["admin/rbac.json"] = dumps({"roles": [*sorted(set(ROLE_OF.values()))], "operations": ops})
     return files
@@ -153,17 +259,43 @@ def inline_bodies() -> dict[str, str]:
     mo = manufacturing_order(2001, rnd, "planned")
     mo["work_orders"] = [work_order(100777, "cutting", "open", None, rnd)]
     mo_detail = manufacturing_order(1007, rnd, "in_progress")
-    mo_detail["work_orders"] = [work_order(WO_BASE[d] + 7, d, s, a, rnd) for d, s, a in
-                                (("cutting", "done", "cutting004"), ("sewing", "in_progress", "sewing011"),
-                                 ("finishing", "open", None))]
+    mo_detail["work_orders"] = [
+        work_order(WO_BASE[d] + 7, d, s, a, rnd)
+        for d, s, a in (
+            ("cutting", "done", "cutting004"),
+            ("sewing", "in_progress", "sewing011"),
+            ("finishing", "open", None),
+        )
+    ]
     wo = work_order(0, "cutting", "in_progress", None, rnd)
-    cards = {"open_work_orders": 812, "in_progress_work_orders": 131, "pending_qc": 37, "pending_receipts": 12,
-             "open_manufacturing_orders": 96, "low_stock_items": 8}
-    rows = [{"key": f"2026-03-{d:02d}", "work_orders": rnd.randint(40, 90), "quantity": rnd.randint(4000, 9000),
-             "quantity_done": rnd.randint(2000, 4000)} for d in range(1, 31)]
-    report = {"from": "2026-02-01", "to": "2026-03-02", "group_by": "day", "rows": rows,
-              "totals": {"work_orders": sum(r["work_orders"] for r in rows), "quantity": sum(r["quantity"] for r in rows),
-                         "quantity_done": sum(r["quantity_done"] for r in rows)}}
+    cards = {
+        "open_work_orders": 812,
+        "in_progress_work_orders": 131,
+        "pending_qc": 37,
+        "pending_receipts": 12,
+        "open_manufacturing_orders": 96,
+        "low_stock_items": 8,
+    }
+    rows = [
+        {
+            "key": f"2026-03-{d:02d}",
+            "work_orders": rnd.randint(40, 90),
+            "quantity": rnd.randint(4000, 9000),
+            "quantity_done": rnd.randint(2000, 4000),
+        }
+        for d in range(1, 31)
+    ]
+    report = {
+        "from": "2026-02-01",
+        "to": "2026-03-02",
+        "group_by": "day",
+        "rows": rows,
+        "totals": {
+            "work_orders": sum(r["work_orders"] for r in rows),
+            "quantity": sum(r["quantity"] for r in rows),
+            "quantity_done": sum(r["quantity_done"] for r in rows),
+        },
+    }
     marker = "@@{}@@"  # placeholders for nginx variables inside dumped JSON
 
     def with_vars(obj: Any, **fields: str) -> str:
@@ -172,35 +304,91 @@ def inline_bodies() -> dict[str, str]:
             text = text.replace(dumps(marker.format(key)), var)
         return text
 
-    claim = {**wo, "id": marker.format("id"), "department": marker.format("dept"), "assignee": marker.format("me")}
-    step_wo = {**wo, "id": marker.format("id"), "quantity": 400, "quantity_done": 120,
-               "status": marker.format("status"), "assignee": marker.format("me")}
+    claim = {
+        **wo,
+        "id": marker.format("id"),
+        "department": marker.format("dept"),
+        "assignee": marker.format("me"),
+    }
+    step_wo = {
+        **wo,
+        "id": marker.format("id"),
+        "quantity": 400,
+        "quantity_done": 120,
+        "status": marker.format("status"),
+        "assignee": marker.format("me"),
+    }
     return {
         "LOGIN": '{"access_token":"$login_token","token_type":"bearer","expires_in":3600,'
-                 '"user":{"username":"$login_user","role":"$login_role","department":null}}',
+        '"user":{"username":"$login_user","role":"$login_role","department":null}}',
         "ME": '{"username":"$me_user","role":"$role","department":null}',
-        "DASHBOARD": with_vars({"user": {"username": marker.format("me"), "role": marker.format("role"),
-                                         "department": None}, "role": marker.format("role"), "cards": cards,
-                                "generated_at": "2026-03-02T08:15:00Z"},
-                               me='"$me_user"', role='"$role"'),
+        "DASHBOARD": with_vars(
+            {
+                "user": {"username": marker.format("me"), "role": marker.format("role"), "department": None},
+                "role": marker.format("role"),
+                "cards": cards,
+                "generated_at": "2026-03-02T08:15:00Z",
+            },
+            me='"$me_user"',
+            role='"$role"',
+        ),
         "MO_CREATED": dumps(mo),
         "MO_DETAIL": with_vars({**mo_detail, "id": marker.format("id")}, id="$mo"),
         "CLAIM": with_vars(claim, id="$wo", dept='"$role"', me='"$me_user"'),
         "WO_NOTE": with_vars({**claim, "note": "bundle checked"}, id="$wo", dept='"$role"', me='"$me_user"'),
-        "STEP": with_vars({"work_order": step_wo, "next": None}, id="1", status='"$step_status"', me='"$me_user"'),
-        "QC_RESULT": with_vars({"test": {"id": marker.format("id"), "mo_id": 1007, "work_order_id": 300007,
-                                         "quantity": 240, "status": marker.format("st"), "defects": 1,
-                                         "inspector": "qc01", "updated_at": "2026-03-02T08:15:00Z"},
-                                "next": {"type": "receipt", "id": 7123}}, id="$qc", st='"$qc_status"'),
-        "RECEIVE": with_vars({"receipt": {"id": marker.format("id"), "mo_id": 1007, "qc_test_id": 5007,
-                                          "sku": "FG-000007", "quantity": 240, "status": "received",
-                                          "received_by": "warehouse01", "updated_at": "2026-03-02T08:15:00Z"},
-                              "stock": {"sku": "FG-000007", "name": "Polo Shirt Navy M", "quantity": 1480,
-                                        "location": "WH1-A01-R01", "updated_at": "2026-03-02T08:15:00Z"}},
-                             id="$rcpt"),
+        "STEP": with_vars(
+            {"work_order": step_wo, "next": None}, id="1", status='"$step_status"', me='"$me_user"'
+        ),
+        "QC_RESULT": with_vars(
+            {
+                "test": {
+                    "id": marker.format("id"),
+                    "mo_id": 1007,
+                    "work_order_id": 300007,
+                    "quantity": 240,
+                    "status": marker.format("st"),
+                    "defects": 1,
+                    "inspector": "qc01",
+                    "updated_at": "2026-03-02T08:15:00Z",
+                },
+                "next": {"type": "receipt", "id": 7123},
+            },
+            id="$qc",
+            st='"$qc_status"',
+        ),
+        "RECEIVE": with_vars(
+            {
+                "receipt": {
+                    "id": marker.format("id"),
+                    "mo_id": 1007,
+                    "qc_test_id": 5007,
+                    "sku": "FG-000007",
+                    "quantity": 240,
+                    "status": "received",
+                    "received_by": "warehouse01",
+                    "updated_at": "2026-03-02T08:15:00Z",
+                },
+                "stock": {
+                    "sku": "FG-000007",
+                    "name": "Polo Shirt Navy M",
+                    "quantity": 1480,
+                    "location": "WH1-A01-R01",
+                    "updated_at": "2026-03-02T08:15:00Z",
+                },
+            },
+            id="$rcpt",
+        ),
         "STOCK_ITEM": with_vars({**stock_item(7, rnd), "sku": marker.format("sku")}, sku='"$sku"'),
-        "ADJUST": with_vars({"sku": marker.format("sku"), "quantity": 1234, "delta": 5, "adjustment_id": 88231,
-                             "replayed": False}, sku='"$sku"'),
+        "ADJUST": with_vars(
+            {
+                "sku": marker.format("sku"),
+                "quantity": 1234,
+                "delta": 5,
+                "adjustment_id": 88231,
+                "replayed": False,
+            },
+            sku='"$sku"',
+        ),
         "REPORT": dumps(report),
         "FORBIDDEN": '{"error":"forbidden","detail":"role $role may not call $request_method $uri"}',
         "UNAUTHORIZED": '{"error":"unauthorized","detail":"missing or invalid bearer token"}',

@@ -46,28 +46,60 @@ from erpload.profiles import load_profile
 from erpload.sla import parse_rules
 
 REPO = Path(__file__).resolve().parents[2]
-ROLES = ("CuttingOperator", "SewingOperator", "FinishingOperator", "QcInspector", "PpicPlanner",
-         "WarehouseClerk", "Admin")
+ROLES = (
+    "CuttingOperator",
+    "SewingOperator",
+    "FinishingOperator",
+    "QcInspector",
+    "PpicPlanner",
+    "WarehouseClerk",
+    "Admin",
+)
 # the request names the role users produce (see the overhead run's mix), padded to `endpoints`
 REAL_NAMES = [
-    ("POST", "/auth/login"), ("GET", "/auth/me"), ("GET", "/dashboard"), ("GET", "/ppic/manufacturing-orders"),
-    ("POST", "/ppic/manufacturing-orders"), ("GET", "/ppic/manufacturing-orders/[id]"),
-    ("GET", "/production/work-orders"), ("POST", "/production/work-orders/[id]/claim"),
-    ("PATCH", "/production/work-orders/[id]"), ("POST", "/production/cutting"), ("POST", "/production/sewing"),
-    ("POST", "/production/finishing"), ("GET", "/qc/tests"), ("POST", "/qc/tests/[id]/result"),
-    ("GET", "/warehouse/receipts"), ("POST", "/warehouse/receipts/[id]/receive"), ("GET", "/warehouse/stock"),
-    ("GET", "/warehouse/stock/[sku]"), ("POST", "/warehouse/stock/[sku]/adjust"), ("POST", "/reports/production"),
-    ("GET", "/admin/users"), ("GET", "/admin/audit-log"), ("GET", "/admin/rbac"),
-    ("GET", "/admin/users [rbac-probe]"), ("GET", "/ppic/manufacturing-orders [rbac-probe]"),
-    ("GET", "/production/work-orders [rbac-probe]"), ("POST", "/production/cutting [rbac-probe]"),
-    ("POST", "/production/sewing [rbac-probe]"), ("POST", "/production/finishing [rbac-probe]"),
-    ("POST", "/warehouse/receipts/[id]/receive [rbac-probe]"), ("GET", "/admin/audit-log [rbac-probe]"),
-    ("GET", "/warehouse/receipts [rbac-probe]"), ("POST", "/qc/tests/[id]/result [rbac-probe]"),
-    ("GET", "/qc/tests [rbac-probe]"), ("GET", "/admin/rbac [rbac-probe]"),
+    ("POST", "/auth/login"),
+    ("GET", "/auth/me"),
+    ("GET", "/dashboard"),
+    ("GET", "/ppic/manufacturing-orders"),
+    ("POST", "/ppic/manufacturing-orders"),
+    ("GET", "/ppic/manufacturing-orders/[id]"),
+    ("GET", "/production/work-orders"),
+    ("POST", "/production/work-orders/[id]/claim"),
+    ("PATCH", "/production/work-orders/[id]"),
+    ("POST", "/production/cutting"),
+    ("POST", "/production/sewing"),
+    ("POST", "/production/finishing"),
+    ("GET", "/qc/tests"),
+    ("POST", "/qc/tests/[id]/result"),
+    ("GET", "/warehouse/receipts"),
+    ("POST", "/warehouse/receipts/[id]/receive"),
+    ("GET", "/warehouse/stock"),
+    ("GET", "/warehouse/stock/[sku]"),
+    ("POST", "/warehouse/stock/[sku]/adjust"),
+    ("POST", "/reports/production"),
+    ("GET", "/admin/users"),
+    ("GET", "/admin/audit-log"),
+    ("GET", "/admin/rbac"),
+    ("GET", "/admin/users [rbac-probe]"),
+    ("GET", "/ppic/manufacturing-orders [rbac-probe]"),
+    ("GET", "/production/work-orders [rbac-probe]"),
+    ("POST", "/production/cutting [rbac-probe]"),
+    ("POST", "/production/sewing [rbac-probe]"),
+    ("POST", "/production/finishing [rbac-probe]"),
+    ("POST", "/warehouse/receipts/[id]/receive [rbac-probe]"),
+    ("GET", "/admin/audit-log [rbac-probe]"),
+    ("GET", "/warehouse/receipts [rbac-probe]"),
+    ("POST", "/qc/tests/[id]/result [rbac-probe]"),
+    ("GET", "/qc/tests [rbac-probe]"),
+    ("GET", "/admin/rbac [rbac-probe]"),
     ("POST", "/production/work-orders/[id]/claim [rbac-probe]"),
 ]
-ERRORS = ("HTTP 500 (expected 200): {\"error\":\"internal\"}", "no valid response: ConnectionResetError",
-          "no valid response: timeout", "HTTP 409 (expected 200): conflict")
+ERRORS = (
+    'HTTP 500 (expected 200): {"error":"internal"}',
+    "no valid response: ConnectionResetError",
+    "no valid response: timeout",
+    "HTTP 409 (expected 200): conflict",
+)
 
 
 class Clock:
@@ -96,8 +128,16 @@ def endpoint_names(n: int) -> list[tuple[str, str]]:
     return names
 
 
-def simulate(hours: float = 8.0, endpoints: int = 40, rps: float = 200.0, workers: int = 2, live_every: int = 60,
-             prune_per_sec: bool = False, seed: int = 1, report_dir: Path | None = None) -> dict[str, Any]:
+def simulate(
+    hours: float = 8.0,
+    endpoints: int = 40,
+    rps: float = 200.0,
+    workers: int = 2,
+    live_every: int = 60,
+    prune_per_sec: bool = False,
+    seed: int = 1,
+    report_dir: Path | None = None,
+) -> dict[str, Any]:
     """Drive the master with `hours` of synthetic 1 Hz history; return RSS, timings and sizes."""
     rnd = random.Random(seed)
     locust.stats.bucket_response_time = fine_bucket  # what erpload.plugin.install does in every process
@@ -115,19 +155,34 @@ def simulate(hours: float = 8.0, endpoints: int = 40, rps: float = 200.0, worker
     # -- master: Locust's merge + erpload's run object (what plugin.install does on a master)
     master = Environment(user_classes=[], events=None)
     setup_distributed_stats_event_listeners(master.events, master.stats)
-    master.parsed_options = argparse.Namespace(load_profile="", report_dir=str(report_dir or ""), baseline="",
-                                               baseline_tolerance=0.1, sample_interval=1.0, headless=True)
+    master.parsed_options = argparse.Namespace(
+        load_profile="",
+        report_dir=str(report_dir or ""),
+        baseline="",
+        baseline_tolerance=0.1,
+        sample_interval=1.0,
+        headless=True,
+    )
     run = ErploadRun(master)
     master.events.worker_report.add_listener(run.exchange.on_worker_report)
     profile = load_profile(REPO / "profiles" / "endurance-8h.yaml")
-    live_rules, problems = parse_rules([{"rule": "error_rate < 50%", "abort": True, "after": "1m", "for": "30s"},
-                                        {"rule": "p95 < 30s", "abort": True, "after": "1m", "for": "30s"}])
+    live_rules, problems = parse_rules(
+        [
+            {"rule": "error_rate < 50%", "abort": True, "after": "1m", "for": "30s"},
+            {"rule": "p95 < 30s", "abort": True, "after": "1m", "for": "30s"},
+        ]
+    )
     assert not problems, problems
     total_s = int(hours * 3600)
     scale = total_s / profile.duration_s  # endurance-8h's stages, stretched to `hours`
-    profile = replace(profile, sla=tuple(profile.sla) + tuple(live_rules),
-                      stages=tuple(replace(st, duration_s=st.duration_s * scale) for st in profile.stages))
-    stages = [(st.name, round(sum(x.duration_s for x in profile.stages[:i]))) for i, st in enumerate(profile.stages)]
+    profile = replace(
+        profile,
+        sla=tuple(profile.sla) + tuple(live_rules),
+        stages=tuple(replace(st, duration_s=st.duration_s * scale) for st in profile.stages),
+    )
+    stages = [
+        (st.name, round(sum(x.duration_s for x in profile.stages[:i]))) for i, st in enumerate(profile.stages)
+    ]
     # -- workers
     w_stats = [RequestStats(use_response_times_cache=False) for _ in range(workers)]
     w_ex = [Exchange() for _ in range(workers)]
@@ -173,9 +228,11 @@ def simulate(hours: float = 8.0, endpoints: int = 40, rps: float = 200.0, worker
         clock.now = t0 + sec + 1
         if (sec + 1) % 3 == 0:  # WORKER_REPORT_INTERVAL
             for k in range(workers):
-                data: dict[str, Any] = {"stats": w_stats[k].serialize_stats(),
-                                        "stats_total": w_stats[k].total.get_stripped_report(),
-                                        "errors": w_stats[k].serialize_errors()}
+                data: dict[str, Any] = {
+                    "stats": w_stats[k].serialize_stats(),
+                    "stats_total": w_stats[k].total.get_stripped_report(),
+                    "errors": w_stats[k].serialize_errors(),
+                }
                 w_stats[k].errors = {}
                 w_ex[k].on_report_to_master(f"worker-{k}", data)
                 master.events.worker_report.fire(client_id=f"worker-{k}", data=data)
@@ -188,9 +245,14 @@ def simulate(hours: float = 8.0, endpoints: int = 40, rps: float = 200.0, worker
         if prune_per_sec and sec % 60 == 0:
             _prune(master.stats, run.exchange.role_stats, int(clock.now) - 20)
         if (sec + 1) % 3600 == 0 or sec + 1 == total_s:
-            hourly.append({"hour": round((sec + 1) / 3600, 2), "rss_mb": round(rss_mb(), 1),
-                           "per_sec_entries": _per_sec_entries(master.stats, run.exchange.role_stats),
-                           "timeline_points": len(rec.timeline.t)})
+            hourly.append(
+                {
+                    "hour": round((sec + 1) / 3600, 2),
+                    "rss_mb": round(rss_mb(), 1),
+                    "per_sec_entries": _per_sec_entries(master.stats, run.exchange.role_stats),
+                    "timeline_points": len(rec.timeline.t),
+                }
+            )
     rec.tracker = tracker
     drive_s = time.perf_counter() - t_start
     before_report_mb = rss_mb()
@@ -209,8 +271,15 @@ def simulate(hours: float = 8.0, endpoints: int = 40, rps: float = 200.0, worker
     for h, ms in live_ms:
         live_by_hour.setdefault(int(h), []).append(ms)
     return {
-        "hours": hours, "endpoints": len(names), "roles": len(ROLES), "workers": workers, "rps": rps,
-        "requests": requests, "samples": total_s, "live_every": live_every, "prune_per_sec": prune_per_sec,
+        "hours": hours,
+        "endpoints": len(names),
+        "roles": len(ROLES),
+        "workers": workers,
+        "rps": rps,
+        "requests": requests,
+        "samples": total_s,
+        "live_every": live_every,
+        "prune_per_sec": prune_per_sec,
         "baseline_rss_mb": round(baseline_mb, 1),
         "rss_growth_mb": round(before_report_mb - baseline_mb, 1),
         "rss_growth_after_report_mb": round(after_report_mb - baseline_mb, 1),
@@ -219,9 +288,14 @@ def simulate(hours: float = 8.0, endpoints: int = 40, rps: float = 200.0, worker
         "drive_s": round(drive_s, 1),
         "hourly": hourly,
         "sample_ms_plain_median": round(_median(plain_ms), 3) if plain_ms else None,
-        "sample_ms_live_by_hour": {str(h): {"median": round(_median(v), 2), "max": round(max(v), 2)}
-                                   for h, v in sorted(live_by_hour.items())},
-        "histogram_buckets": {"max": max(buckets.values()), "mean": round(sum(buckets.values()) / len(buckets), 1)},
+        "sample_ms_live_by_hour": {
+            str(h): {"median": round(_median(v), 2), "max": round(max(v), 2)}
+            for h, v in sorted(live_by_hour.items())
+        },
+        "histogram_buckets": {
+            "max": max(buckets.values()),
+            "mean": round(sum(buckets.values()) / len(buckets), 1),
+        },
         "timeline_points": len(rec.timeline.t),
         "exit_code": master.process_exit_code,
     }
@@ -272,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rps", type=float, default=200.0, help="requests per synthetic second, all workers")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--live-every", type=int, default=60, help="evaluate live abort rules every N samples")
-    ap.add_argument("--prune-per-sec", action="store_true", help="simulate pruning Locust's per-second counters")
+    ap.add_argument(
+        "--prune-per-sec", action="store_true", help="simulate pruning Locust's per-second counters"
+    )
     ap.add_argument("--out", default="", help="write the JSON here (default: stdout)")
     args = ap.parse_args(argv)
     result = simulate(args.hours, args.endpoints, args.rps, args.workers, args.live_every, args.prune_per_sec)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from erpbench import LOCUSTFILES, REPO
-from erpbench.procs import Child, pin_prefix
+from erpbench.procs import Child, free_port, pin_prefix
 
 PROBE = LOCUSTFILES / "bench_probe.py"
 # erpload settings a developer may have exported must not leak into a bench run
@@ -49,8 +49,10 @@ class RunResult:
         makers = self.of_kind("local", "worker")
         wins = [p["window"] for p in makers if "window" in p]
         if not wins or len(wins) != len(makers):
-            raise RuntimeError(f"{self.label}: no complete measurement window from every process "
-                               f"(exit {self.exit_code})\n{self.log_tail}")
+            raise RuntimeError(
+                f"{self.label}: no complete measurement window from every process "
+                f"(exit {self.exit_code})\n{self.log_tail}"
+            )
         counts: dict[str, int] = {}
         for w in wins:
             for k, v in w["counts"].items():
@@ -63,13 +65,34 @@ class RunResult:
             "failures": sum(w["failures"] for w in wins),
             "rps": sum(w["requests"] / w["wall_s"] for w in wins if w["wall_s"] > 0),
             "counts": counts,
-            "per_process": [{"requests": w["requests"], "cpu_s": w["cpu_s"], "wall_s": w["wall_s"]} for w in wins],
+            "per_process": [
+                {"requests": w["requests"], "cpu_s": w["cpu_s"], "wall_s": w["wall_s"]} for w in wins
+            ],
+            "host_idle_share": wins[0].get("host_idle_share"),
         }
 
 
 def _children_cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
+
+
+def processes_args(workers: int) -> list[str]:
+    """`--processes N` with the master on 127.0.0.1 and a free port (never the default 5557, which
+    another Locust on this machine may be using: its workers would join ours, and ours theirs)."""
+    port = free_port()
+    return [
+        "--processes",
+        str(workers),
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+    ]
 
 
 def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -83,16 +106,33 @@ def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 class LocustProcess:
     """A started `locust -f FILES,bench_probe.py --headless --only-summary ARGS`; `finish()` collects it."""
 
-    def __init__(self, label: str, locustfiles: Sequence[str | Path], args: Sequence[str], *,
-                 env: Mapping[str, str], cpus: str | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        locustfiles: Sequence[str | Path],
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cpus: str | None = None,
+    ) -> None:
         self.label = label
         self.work = Path(tempfile.mkdtemp(prefix=f"erpload-bench-{label}-"))
         files = ",".join([*(str(f) for f in locustfiles), str(PROBE)])
-        argv = [*pin_prefix(cpus), sys.executable, "-m", "locust", "-f", files, "--headless", "--only-summary",
-                *args]
+        argv = [
+            *pin_prefix(cpus),
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            files,
+            "--headless",
+            "--only-summary",
+            *args,
+        ]
         self.t0 = time.perf_counter()
-        self.child = Child(argv, env={**env, "BENCH_PROBE_DIR": str(self.work)}, cwd=REPO,
-                           log_path=self.work / "locust.log")
+        self.child = Child(
+            argv, env={**env, "BENCH_PROBE_DIR": str(self.work)}, cwd=REPO, log_path=self.work / "locust.log"
+        )
 
     @property
     def pid(self) -> int:
@@ -108,16 +148,28 @@ class LocustProcess:
             self.child.stop()
             if helper is not None:
                 helper.stop()
-        result = RunResult(self.label, code, time.perf_counter() - self.t0, work_dir=self.work,
-                           log_tail=self.child.log_tail(30))
+        result = RunResult(
+            self.label,
+            code,
+            time.perf_counter() - self.t0,
+            work_dir=self.work,
+            log_tail=self.child.log_tail(30),
+        )
         for path in sorted(self.work.glob("probe-*.json")):
             result.probes.append(json.loads(path.read_text()))
         return result
 
 
-def run_locust(label: str, locustfiles: Sequence[str | Path], args: Sequence[str], *, env: Mapping[str, str],
-               timeout_s: float, cpus: str | None = None,
-               attach: Callable[[int, Path], Child | None] | None = None) -> RunResult:
+def run_locust(
+    label: str,
+    locustfiles: Sequence[str | Path],
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout_s: float,
+    cpus: str | None = None,
+    attach: Callable[[int, Path], Child | None] | None = None,
+) -> RunResult:
     """Run one Locust process to completion (bounded) and collect its probes.
 
     `attach(pid, work_dir)` may start a helper (a profiler) on the Locust process; it is waited for

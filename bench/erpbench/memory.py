@@ -22,38 +22,59 @@ FILES = {"raw": LOCUSTFILES / "idle_raw.py", "erpload": LOCUSTFILES / "idle_erp.
 
 def run_one(variant: str, users: int, login: bool, target: NginxTarget) -> dict[str, Any]:
     """One process with `users` idle users; its RSS growth per user."""
-    env = bench_env({"BENCH_PROBE_MODE": "memory", "BENCH_PROBE_SETTLE": "2",
-                     "BENCH_PROBE_EXPECT_REQUESTS": str(2 * users if login else 0),
-                     "BENCH_IDLE_LOGIN": "1" if login else "0",
-                     "ERPLOAD_CREDENTIALS": str(target.credentials_file)})
+    env = bench_env(
+        {
+            "BENCH_PROBE_MODE": "memory",
+            "BENCH_PROBE_SETTLE": "2",
+            "BENCH_PROBE_EXPECT_REQUESTS": str(2 * users if login else 0),
+            "BENCH_IDLE_LOGIN": "1" if login else "0",
+            "ERPLOAD_CREDENTIALS": str(target.credentials_file),
+        }
+    )
     args = ["-H", target.url, "-u", str(users), "-r", str(users), "-t", "150s", "--stop-timeout", "1"]
     res = run_locust(f"memory-{variant}", [FILES[variant]], args, env=env, timeout_s=240)
     try:
         probe = next((p for p in res.of_kind("local") if "after" in p and "before" in p), None)
         if probe is None:
-            raise RuntimeError(f"memory {variant} {users}: no measurement (exit {res.exit_code})\n{res.log_tail}")
+            raise RuntimeError(
+                f"memory {variant} {users}: no measurement (exit {res.exit_code})\n{res.log_tail}"
+            )
         before, after = probe["before"]["rss"], probe["after"]["rss"]
         spawned = probe["after"]["users"]
-        return {"variant": variant, "users": users, "login": login, "spawned": spawned,
-                "rss_before_mb": round(before / 2**20, 1), "rss_after_mb": round(after / 2**20, 1),
-                "kb_per_user": round((after - before) / 1024 / max(spawned, 1), 2),
-                "requests": probe.get("requests", 0), "failures": probe.get("failures", 0)}
+        return {
+            "variant": variant,
+            "users": users,
+            "login": login,
+            "spawned": spawned,
+            "rss_before_mb": round(before / 2**20, 1),
+            "rss_after_mb": round(after / 2**20, 1),
+            "kb_per_user": round((after - before) / 1024 / max(spawned, 1), 2),
+            "requests": probe.get("requests", 0),
+            "failures": probe.get("failures", 0),
+        }
     finally:
         res.cleanup()
 
 
-def measure(target: NginxTarget, *, user_counts: Sequence[int], logins: Sequence[bool] = (False, True),
-            log: Callable[[str], None] = print) -> dict[str, Any]:
+def measure(
+    target: NginxTarget,
+    *,
+    user_counts: Sequence[int],
+    logins: Sequence[bool] = (False, True),
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Every (login, users, variant) combination, variants alternating; per-user and marginal KB."""
     rows: list[dict[str, Any]] = []
     for login in logins:
         for i, users in enumerate(user_counts):
-            for variant in (("raw", "erpload") if i % 2 == 0 else ("erpload", "raw")):
+            for variant in ("raw", "erpload") if i % 2 == 0 else ("erpload", "raw"):
                 row = run_one(variant, users, login, target)
                 rows.append(row)
-                log(f"  memory {variant:7s} {'login' if login else 'idle ':5s} {users:6d} users: "
+                log(
+                    f"  memory {variant:7s} {'login' if login else 'idle ':5s} {users:6d} users: "
                     f"{row['rss_before_mb']:7.1f} -> {row['rss_after_mb']:7.1f} MB = {row['kb_per_user']:6.2f} KB/user "
-                    f"({row['spawned']} spawned, {row['requests']} requests, {row['failures']} failures)")
+                    f"({row['spawned']} spawned, {row['requests']} requests, {row['failures']} failures)"
+                )
     summary: dict[str, Any] = {}
     lo, hi = min(user_counts), max(user_counts)
     for login in logins:
@@ -62,12 +83,21 @@ def measure(target: NginxTarget, *, user_counts: Sequence[int], logins: Sequence
             key = f"{variant}_{'login' if login else 'idle'}"
             marginal = None
             if hi > lo and lo in mine and hi in mine:
-                d_rss = (mine[hi]["rss_after_mb"] - mine[hi]["rss_before_mb"]) - \
-                        (mine[lo]["rss_after_mb"] - mine[lo]["rss_before_mb"])
+                d_rss = (mine[hi]["rss_after_mb"] - mine[hi]["rss_before_mb"]) - (
+                    mine[lo]["rss_after_mb"] - mine[lo]["rss_before_mb"]
+                )
                 marginal = round(d_rss * 1024 / (hi - lo), 2)
-            summary[key] = {"kb_per_user": {str(u): mine[u]["kb_per_user"] for u in sorted(mine)},
-                            "marginal_kb_per_user": marginal,
-                            "max_kb_per_user": max(m["kb_per_user"] for m in mine.values())}
+            summary[key] = {
+                "kb_per_user": {str(u): mine[u]["kb_per_user"] for u in sorted(mine)},
+                "marginal_kb_per_user": marginal,
+                "max_kb_per_user": max(m["kb_per_user"] for m in mine.values()),
+            }
     worst = max(v["max_kb_per_user"] for k, v in summary.items() if k.startswith("erpload"))
-    return {"goal_kb": GOAL_KB, "user_counts": list(user_counts), "summary": summary,
-            "erpload_worst_kb_per_user": worst, "met": worst <= GOAL_KB, "runs": rows}
+    return {
+        "goal_kb": GOAL_KB,
+        "user_counts": list(user_counts),
+        "summary": summary,
+        "erpload_worst_kb_per_user": worst,
+        "met": worst <= GOAL_KB,
+        "runs": rows,
+    }

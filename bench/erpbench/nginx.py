@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -16,8 +17,10 @@ from erpbench import BENCH_DIR, bodies
 from erpbench.procs import Child, free_port, pin_prefix, wait_http
 
 NGINX = "/usr/sbin/nginx"
-ECHO_MODULE_CANDIDATES = ("/usr/lib/nginx/modules/ngx_http_echo_module.so",
-                          "/usr/share/nginx/modules/ngx_http_echo_module.so")
+ECHO_MODULE_CANDIDATES = (
+    "/usr/lib/nginx/modules/ngx_http_echo_module.so",
+    "/usr/share/nginx/modules/ngx_http_echo_module.so",
+)
 INSTALL_CMD = "apt-get update && apt-get install -y nginx-light"
 TEMPLATE = BENCH_DIR / "nginx.conf.in"
 _PLACEHOLDER = re.compile(r"@[A-Z_]+@")
@@ -44,9 +47,11 @@ def ensure_installed(allow_install: bool) -> None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light"], check=True, env=env, timeout=600)
         if Path(NGINX).exists() and echo_module():
             return
-    raise NginxMissing(f"{NGINX} with the echo module is required; install it with:\n    {INSTALL_CMD}\n"
-                       "(Debian's nginx-light includes libnginx-mod-http-echo; run as root, or pass "
-                       "--install-nginx to let the bench run it when it is root)")
+    raise NginxMissing(
+        f"{NGINX} with the echo module is required; install it with:\n    {INSTALL_CMD}\n"
+        "(Debian's nginx-light includes libnginx-mod-http-echo; run as root, or pass "
+        "--install-nginx to let the bench run it when it is root)"
+    )
 
 
 def render_config(prefix: Path, port: int, connections: int = 30000) -> str:
@@ -55,9 +60,15 @@ def render_config(prefix: Path, port: int, connections: int = 30000) -> str:
     if module is None:
         raise NginxMissing(f"nginx echo module not found; install it with: {INSTALL_CMD}")
     inline = bodies.inline_bodies()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nofile = connections + 1000 if hard == resource.RLIM_INFINITY else min(connections + 1000, hard)
+    connections = min(connections, nofile - 1000)
     values: dict[str, str] = {
-        "ECHO_MODULE": module, "PREFIX": str(prefix), "PORT": str(port),
-        "CONNECTIONS": str(connections), "NOFILE": str(connections + 1000),
+        "ECHO_MODULE": module,
+        "PREFIX": str(prefix),
+        "PORT": str(port),
+        "CONNECTIONS": str(connections),
+        "NOFILE": str(nofile),
         "ROLE_MAP": "\n".join(f'        "Bearer {bodies.token(r)}" {r};' for r in bodies.ROLE_KEYS),
         "ME_MAP": "\n".join(f"        {r} {bodies.USERNAMES[r]};" for r in bodies.ROLE_KEYS),
         "LOGIN_ROLE_MAP": "\n".join(f'        "~\\"username\\":\\s*\\"{r}" {r};' for r in bodies.ROLE_KEYS),
@@ -79,8 +90,8 @@ def render_config(prefix: Path, port: int, connections: int = 30000) -> str:
 class NginxTarget:
     """nginx as a child process (daemon off, 1 worker, loopback, access_log off) in its own temp prefix.
 
-        with NginxTarget(cpus="0") as target:
-            target.url   # http://127.0.0.1:PORT
+    with NginxTarget(cpus="0") as target:
+        target.url   # http://127.0.0.1:PORT
     """
 
     def __init__(self, cpus: str | None = None, connections: int = 30000, keep_dir: bool = False) -> None:
@@ -112,8 +123,12 @@ class NginxTarget:
         conf = self.prefix / "nginx.conf"
         conf.write_text(render_config(self.prefix, self.port, self.connections))
         argv = [*pin_prefix(self.cpus), NGINX, "-p", str(self.prefix), "-c", str(conf)]
-        test = subprocess.run([NGINX, "-t", "-q", "-p", str(self.prefix), "-c", str(conf)],
-                              capture_output=True, text=True, timeout=30)
+        test = subprocess.run(
+            [NGINX, "-t", "-q", "-p", str(self.prefix), "-c", str(conf)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if test.returncode != 0:
             raise RuntimeError(f"nginx rejected the generated config {conf}:\n{test.stderr}")
         # SIGQUIT = graceful stop of the nginx master and its worker
@@ -138,7 +153,7 @@ class NginxTarget:
         """Move nginx's master and worker to `cpus` ("0", "0,1"), or back to every CPU (None); Linux only."""
         if not hasattr(os, "sched_setaffinity"):
             return
-        mask = ({int(c) for c in cpus.split(",")} if cpus else os.sched_getaffinity(0))
+        mask = {int(c) for c in cpus.split(",")} if cpus else os.sched_getaffinity(0)
         for pid in self.pids():
             try:
                 os.sched_setaffinity(pid, mask)

@@ -4,10 +4,11 @@ Variants, each one Locust process pinned to the same CPU (nginx on another), sam
 duration, think time 0; by default the variants of a round run side by side (at the same time, on
 the same CPU, measuring the same wall-clock window), rounds alternate the start order:
 
-    raw        bench/locustfiles/raw_roles.py: FastHttpUsers doing the same requests, no erpload
-    raw_parse  the same plus json.loads of every body (optional, --overhead-parse)
-    erpload    locustfiles/ (ErpUser role users) + --load-profile (ProfileShape, exact role mix),
-               SLA rules incl. live `abort: true` rules, per-role stats, --report-dir
+    raw          bench/locustfiles/raw_roles.py: FastHttpUsers doing the same requests, no erpload
+    raw_checked  the same, each request checked as a careful hand-written test does: catch_response,
+                 json.loads of the body, success/failure by status (on by default, --no-overhead-checked)
+    erpload      locustfiles/ (ErpUser role users) + --load-profile (ProfileShape, exact role mix),
+                 SLA rules incl. live `abort: true` rules, per-role stats, --report-dir
 
 Requests per CPU-second = requests in the probe's window / user+system CPU seconds of the process in
 that window. The headline is the median over rounds of the paired ratio erpload/raw (goal >= 0.95).
@@ -31,8 +32,15 @@ from erpbench.procs import Child
 
 GOAL = 0.95
 # peak-200's role mix (profiles/peak-200.yaml)
-PEAK_MIX = {"CuttingOperator": 50, "SewingOperator": 60, "FinishingOperator": 30, "QcInspector": 30,
-            "PpicPlanner": 15, "WarehouseClerk": 10, "Admin": 5}
+PEAK_MIX = {
+    "CuttingOperator": 50,
+    "SewingOperator": 60,
+    "FinishingOperator": 30,
+    "QcInspector": 30,
+    "PpicPlanner": 15,
+    "WarehouseClerk": 10,
+    "Admin": 5,
+}
 SLA_RULES: list[Any] = [
     'p95 of "POST /auth/login" < 500ms',
     'p95 of "GET /dashboard" < 1000ms',
@@ -42,7 +50,13 @@ SLA_RULES: list[Any] = [
     "error_rate < 1%",
     {"rule": "p99 < 2s", "window": "stage:steady"},
     # live rules: evaluated every second on the merged stats while the run goes on
-    {"rule": "error_rate < 50%", "abort": True, "after": "1s", "for": "5s", "name": "bench live abort (errors)"},
+    {
+        "rule": "error_rate < 50%",
+        "abort": True,
+        "after": "1s",
+        "for": "5s",
+        "name": "bench live abort (errors)",
+    },
     {"rule": "p95 < 30s", "abort": True, "after": "1s", "for": "5s", "name": "bench live abort (latency)"},
 ]
 
@@ -70,46 +84,93 @@ def write_profile(path: Path, users: int, duration_s: float, name: str = "bench-
         "name": name,
         "description": "erpload bench: every feature on (shape, role mix, SLA incl. live aborts, reports)",
         "roles": role_counts(users),
-        "stages": [{"name": "ramp-up", "duration": f"{ramp}s", "users": users, "spawn_rate": max(users, 1)},
-                   {"name": "steady", "duration": f"{max(1, round(duration_s - ramp))}s", "users": users}],
+        "stages": [
+            {"name": "ramp-up", "duration": f"{ramp}s", "users": users, "spawn_rate": max(users, 1)},
+            {"name": "steady", "duration": f"{max(1, round(duration_s - ramp))}s", "users": users},
+        ],
         "sla": SLA_RULES,
     }
     path.write_text(yaml.safe_dump(profile, sort_keys=False))
     return path
 
 
-def _spec(variant: str, target: NginxTarget, users: int, duration_s: float, work: Path,
-          probe_env: dict[str, str]) -> tuple[list[Path], list[str], dict[str, str]]:
+def _spec(
+    variant: str, target: NginxTarget, users: int, duration_s: float, work: Path, probe_env: dict[str, str]
+) -> tuple[list[Path], list[str], dict[str, str]]:
     """(locustfiles, args, env) of one variant."""
     probe_env = {**probe_env, "ERPLOAD_CREDENTIALS": str(target.credentials_file)}
-    if variant in ("raw", "raw_parse"):
+    if variant in ("raw", "raw_checked"):
         counts = {f"Raw{k}": v for k, v in role_counts(users).items()}
-        env = bench_env({**probe_env, "BENCH_RAW_COUNTS": json.dumps(counts),
-                         "BENCH_RAW_PARSE": "1" if variant == "raw_parse" else "0"})
-        args = ["-H", target.url, "-u", str(users), "-r", str(users), "-t", f"{duration_s:.0f}s",
-                "--stop-timeout", "2"]
+        env = bench_env(
+            {
+                **probe_env,
+                "BENCH_RAW_COUNTS": json.dumps(counts),
+                "BENCH_RAW_CHECKED": "1" if variant == "raw_checked" else "0",
+            }
+        )
+        args = [
+            "-H",
+            target.url,
+            "-u",
+            str(users),
+            "-r",
+            str(users),
+            "-t",
+            f"{duration_s:.0f}s",
+            "--stop-timeout",
+            "2",
+        ]
         return [LOCUSTFILES / "raw_roles.py"], args, env
     if variant == "erpload":
         profile = write_profile(work / f"overhead-{users}u-{duration_s:.0f}s.yaml", users, duration_s)
         env = bench_env({**probe_env, "ERPLOAD_THINK_TIME": "0,0"})
         report_dir = work / f"reports-overhead-{time.monotonic_ns()}"
-        args = ["-H", target.url, "--load-profile", str(profile), "--report-dir", str(report_dir),
-                "--stop-timeout", "2"]
+        args = [
+            "-H",
+            target.url,
+            "--load-profile",
+            str(profile),
+            "--report-dir",
+            str(report_dir),
+            "--stop-timeout",
+            "2",
+        ]
         return [REPO / "locustfiles"], args, env
     raise ValueError(f"unknown variant {variant!r}")
 
 
-def run_variant(variant: str, target: NginxTarget, users: int, warmup_s: float, window_s: float,
-                cpus: str | None, work: Path, attach: Callable[[int, Path], Child | None] | None = None) -> RunResult:
-    """One run of `variant` ('raw', 'raw_parse' or 'erpload') alone against `target`."""
+def run_variant(
+    variant: str,
+    target: NginxTarget,
+    users: int,
+    warmup_s: float,
+    window_s: float,
+    cpus: str | None,
+    work: Path,
+    attach: Callable[[int, Path], Child | None] | None = None,
+) -> RunResult:
+    """One run of `variant` ('raw', 'raw_checked' or 'erpload') alone against `target`."""
     duration = warmup_s + window_s + 2.0
-    files, args, env = _spec(variant, target, users, duration, work,
-                             {"BENCH_PROBE_WARMUP": str(warmup_s), "BENCH_PROBE_WINDOW": str(window_s)})
+    files, args, env = _spec(
+        variant,
+        target,
+        users,
+        duration,
+        work,
+        {"BENCH_PROBE_WARMUP": str(warmup_s), "BENCH_PROBE_WINDOW": str(window_s)},
+    )
     return run_locust(variant, files, args, env=env, timeout_s=duration + 60, cpus=cpus, attach=attach)
 
 
-def run_side_by_side(variants: list[str], target: NginxTarget, users: int, window_s: float, cpus: str | None,
-                     work: Path, startup_s: float = 10.0) -> list[RunResult]:
+def run_side_by_side(
+    variants: list[str],
+    target: NginxTarget,
+    users: int,
+    window_s: float,
+    cpus: str | None,
+    work: Path,
+    startup_s: float = 10.0,
+) -> list[RunResult]:
     """Start every variant at once (same CPU set), all measuring the same wall-clock window.
 
     The window opens `startup_s` after launch (imports, spawning and ramp-up are done by then) and
@@ -134,16 +195,26 @@ def mix_distance(a: dict[str, int], b: dict[str, int]) -> float:
     return 0.5 * sum(abs(a.get(k, 0) / ta - b.get(k, 0) / tb) for k in set(a) | set(b))
 
 
-def measure(target: NginxTarget, *, users: int, rounds: int, warmup_s: float, window_s: float,
-            locust_cpus: str | None, work: Path, parse_variant: bool = False, mode: str = "side-by-side",
-            log: Callable[[str], None] = print) -> dict[str, Any]:
+def measure(
+    target: NginxTarget,
+    *,
+    users: int,
+    rounds: int,
+    warmup_s: float,
+    window_s: float,
+    locust_cpus: str | None,
+    work: Path,
+    checked_variant: bool = False,
+    mode: str = "side-by-side",
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """`rounds` rounds of every variant, order alternating; per-run figures, medians and the ratios.
 
     mode "side-by-side": the variants of a round run at the same time on the same CPU(s), measuring
     the same window, so background load and CPU frequency hit them alike (the robust default);
     "sequential": one after the other, each with the CPU(s) to itself.
     """
-    variants = ["raw", "erpload"] + (["raw_parse"] if parse_variant else [])
+    variants = ["raw", "erpload"] + (["raw_checked"] if checked_variant else [])
     runs: list[dict[str, Any]] = []
     for r in range(rounds):
         order = variants if r % 2 == 0 else list(reversed(variants))
@@ -158,16 +229,32 @@ def measure(target: NginxTarget, *, users: int, rounds: int, warmup_s: float, wi
             finally:
                 res.cleanup()
             per_cpu = w["requests"] / w["cpu_s"] if w["cpu_s"] > 0 else 0.0
-            row = {"variant": variant, "round": r, "exit_code": res.exit_code, "requests": w["requests"],
-                   "failures": w["failures"], "cpu_s": round(w["cpu_s"], 3), "wall_s": round(w["wall_s"], 3),
-                   "rps": round(w["rps"], 1), "req_per_cpu_s": round(per_cpu, 1),
-                   "cpu_util": round(w["cpu_s"] / w["wall_s"], 3) if w["wall_s"] else None,
-                   "late_s": round(max(p["window"].get("late_s", 0.0) for p in res.of_kind("local")), 3),
-                   "process_cpu_s": quit_cpu, "counts": w["counts"]}
+            row = {
+                "variant": variant,
+                "round": r,
+                "exit_code": res.exit_code,
+                "requests": w["requests"],
+                "failures": w["failures"],
+                "cpu_s": round(w["cpu_s"], 3),
+                "wall_s": round(w["wall_s"], 3),
+                "rps": round(w["rps"], 1),
+                "req_per_cpu_s": round(per_cpu, 1),
+                "cpu_util": round(w["cpu_s"] / w["wall_s"], 3) if w["wall_s"] else None,
+                "late_s": round(max(p["window"].get("late_s", 0.0) for p in res.of_kind("local")), 3),
+                "process_cpu_s": quit_cpu,
+                "counts": w["counts"],
+            }
             runs.append(row)
-            log(f"  overhead {variant:9s} round {r}: {row['requests']:7d} req in {row['cpu_s']:6.2f} CPU-s "
+            if row["failures"]:
+                log(
+                    f"  WARNING: {variant} had {row['failures']} failed requests: the bench target's bodies no longer "
+                    "satisfy the role users' checks (docs/erp-api.md changed?); failures cost extra CPU"
+                )
+            log(
+                f"  overhead {variant:11s} round {r}: {row['requests']:7d} req in {row['cpu_s']:6.2f} CPU-s "
                 f"-> {per_cpu:7.1f} req/CPU-s ({row['rps']:.0f} req/s, CPU {row['cpu_util']:.0%}, "
-                f"{row['failures']} failures, exit {res.exit_code})")
+                f"{row['failures']} failures, exit {res.exit_code})"
+            )
     med = {v: statistics.median(x["req_per_cpu_s"] for x in runs if x["variant"] == v) for v in variants}
 
     def paired(a: str, b: str) -> list[float]:
@@ -182,7 +269,11 @@ def measure(target: NginxTarget, *, users: int, rounds: int, warmup_s: float, wi
     mix_a = _sum_counts(x["counts"] for x in runs if x["variant"] == "raw")
     mix_b = _sum_counts(x["counts"] for x in runs if x["variant"] == "erpload")
     out: dict[str, Any] = {
-        "mode": mode, "users": users, "rounds": rounds, "window_s": window_s, "locust_cpus": locust_cpus,
+        "mode": mode,
+        "users": users,
+        "rounds": rounds,
+        "window_s": window_s,
+        "locust_cpus": locust_cpus,
         "median_req_per_cpu_s": {k: round(v, 1) for k, v in med.items()},
         "ratio": round(ratio, 4),
         "ratio_per_round": [round(p, 4) for p in pairs],
@@ -193,9 +284,9 @@ def measure(target: NginxTarget, *, users: int, rounds: int, warmup_s: float, wi
         "mix": {"raw": _shares(mix_a), "erpload": _shares(mix_b)},
         "runs": [{k: v for k, v in x.items() if k != "counts"} for x in runs],
     }
-    if parse_variant:
-        out["ratio_vs_raw_parse"] = round(statistics.median(paired("erpload", "raw_parse")), 4)
-        out["raw_parse_vs_raw"] = round(statistics.median(paired("raw_parse", "raw")), 4)
+    if checked_variant:
+        out["ratio_vs_raw_checked"] = round(statistics.median(paired("erpload", "raw_checked")), 4)
+        out["raw_checked_vs_raw"] = round(statistics.median(paired("raw_checked", "raw")), 4)
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import locust.stats
 
 from erpbench import LOCUSTFILES
-from erpbench.locust_run import bench_env, run_locust
+from erpbench.locust_run import bench_env, processes_args, run_locust
 from erpbench.nginx import NginxTarget
 from erpload.histogram import exact_percentile
 
@@ -44,7 +44,9 @@ def locust_default_percentile(samples: list[float], p: float) -> float:
     return float(locust.stats.calculate_response_time_percentile(counts, len(samples), p))
 
 
-def run_one(mode: str, target: NginxTarget, users: int, duration_s: float, stop_timeout_s: float = 0) -> dict[str, Any]:
+def run_one(
+    mode: str, target: NginxTarget, users: int, duration_s: float, stop_timeout_s: float = 0
+) -> dict[str, Any]:
     """One run ('local' or 'distributed'); raw vs reported vs Locust-default percentiles.
 
     With `stop_timeout_s` 0 (Locust's default) users are killed at the end, so an unfinished request
@@ -54,14 +56,30 @@ def run_one(mode: str, target: NginxTarget, users: int, duration_s: float, stop_
     if LOCUST_BUCKET.__module__ != "locust.stats":
         raise RuntimeError("locust.stats.bucket_response_time was replaced in the bench driver")
     env = bench_env({})
-    args = ["-H", target.url, "-u", str(users), "-r", str(users), "-t", f"{duration_s:.0f}s", "--stop-timeout", f"{stop_timeout_s:g}"]
+    args = [
+        "-H",
+        target.url,
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{duration_s:.0f}s",
+        "--stop-timeout",
+        f"{stop_timeout_s:g}",
+    ]
     if mode == "distributed":
-        args += ["--processes", "2"]
+        args += processes_args(2)
     res = None
     work_report = Path(tempfile.mkdtemp(prefix="erpload-bench-pct-reports-"))
     try:
-        res = run_locust(f"percentiles-{mode}", [LOCUSTFILES / "delay_users.py"],
-                         [*args, "--report-dir", str(work_report)], env=env, timeout_s=duration_s + 90)
+        res = run_locust(
+            f"percentiles-{mode}",
+            [LOCUSTFILES / "delay_users.py"],
+            [*args, "--report-dir", str(work_report)],
+            env=env,
+            timeout_s=duration_s + 90,
+        )
         assert res.work_dir is not None
         samples: list[float] = []
         files = sorted(res.work_dir.glob("raw-*.json"))
@@ -69,8 +87,9 @@ def run_one(mode: str, target: NginxTarget, users: int, duration_s: float, stop_
             samples.extend(json.loads(path.read_text()))
         summary_path = work_report / "summary.json"
         if not samples or not summary_path.exists():
-            raise RuntimeError(f"percentiles {mode}: no samples or no summary.json (exit {res.exit_code})\n"
-                               f"{res.log_tail}")
+            raise RuntimeError(
+                f"percentiles {mode}: no samples or no summary.json (exit {res.exit_code})\n{res.log_tail}"
+            )
         summary = json.loads(summary_path.read_text())
         entry = next(r for r in summary["requests"] if r["name"] == NAME)
         rows = {}
@@ -78,21 +97,41 @@ def run_one(mode: str, target: NginxTarget, users: int, duration_s: float, stop_
             raw = exact_percentile(samples, p)
             reported = float(entry[key])
             default = locust_default_percentile(samples, p)
-            rows[key] = {"raw": round(raw, 3), "erpload": reported, "erpload_err_ms": round(reported - raw, 3),
-                         "erpload_ok": within(reported, raw), "locust_default": default,
-                         "locust_default_err_ms": round(default - raw, 3),
-                         "locust_default_ok": within(default, raw)}
-        return {"mode": mode, "stop_timeout_s": stop_timeout_s, "exit_code": res.exit_code, "samples": len(samples), "sample_files": len(files),
-                "reported_count": entry["count"], "counts_match": entry["count"] == len(samples),
-                "percentiles": rows, "met": all(r["erpload_ok"] for r in rows.values())}
+            rows[key] = {
+                "raw": round(raw, 3),
+                "erpload": reported,
+                "erpload_err_ms": round(reported - raw, 3),
+                "erpload_ok": within(reported, raw),
+                "locust_default": default,
+                "locust_default_err_ms": round(default - raw, 3),
+                "locust_default_ok": within(default, raw),
+            }
+        return {
+            "mode": mode,
+            "stop_timeout_s": stop_timeout_s,
+            "exit_code": res.exit_code,
+            "samples": len(samples),
+            "sample_files": len(files),
+            "reported_count": entry["count"],
+            "counts_match": entry["count"] == len(samples),
+            "percentiles": rows,
+            "met": all(r["erpload_ok"] for r in rows.values()),
+        }
     finally:
         if res is not None:
             res.cleanup()
         shutil.rmtree(work_report, ignore_errors=True)
 
 
-def measure(target: NginxTarget, *, users: int, duration_s: float, modes: tuple[str, ...] = ("local", "distributed"),
-            tail_check: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
+def measure(
+    target: NginxTarget,
+    *,
+    users: int,
+    duration_s: float,
+    modes: tuple[str, ...] = ("local", "distributed"),
+    tail_check: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Both modes; met when every percentile of every mode is within the goal.
 
     `tail_check` adds a distributed run with --stop-timeout 3 and reports whether summary.json
@@ -102,17 +141,31 @@ def measure(target: NginxTarget, *, users: int, duration_s: float, modes: tuple[
     for mode in modes:
         row = run_one(mode, target, users, duration_s)
         out.append(row)
-        parts = ", ".join(f"{k} raw {v['raw']:.2f} / erpload {v['erpload']:.0f} ({v['erpload_err_ms']:+.2f} ms) / "
-                          f"locust {v['locust_default']:.0f} ({v['locust_default_err_ms']:+.1f} ms)"
-                          for k, v in row["percentiles"].items())
+        parts = ", ".join(
+            f"{k} raw {v['raw']:.2f} / erpload {v['erpload']:.0f} ({v['erpload_err_ms']:+.2f} ms) / "
+            f"locust {v['locust_default']:.0f} ({v['locust_default_err_ms']:+.1f} ms)"
+            for k, v in row["percentiles"].items()
+        )
         log(f"  percentiles {mode:11s} n={row['samples']} (reported {row['reported_count']}): {parts}")
-    result: dict[str, Any] = {"users": users, "duration_s": duration_s, "goal": "within max(1 ms, 1 %) of raw",
-                              "runs": out, "met": all(r["met"] for r in out)}
+    result: dict[str, Any] = {
+        "users": users,
+        "duration_s": duration_s,
+        "goal": "within max(1 ms, 1 %) of raw",
+        "runs": out,
+        "met": all(r["met"] for r in out),
+    }
     if tail_check:
         tail = run_one("distributed", target, users, duration_s, stop_timeout_s=3)
         lost = tail["samples"] - tail["reported_count"]
-        result["tail_check"] = {"stop_timeout_s": 3, "samples": tail["samples"], "reported": tail["reported_count"],
-                                "lost": lost, "lost_share": round(lost / tail["samples"], 4) if tail["samples"] else 0}
-        log(f"  percentiles tail check (distributed, --stop-timeout 3): {tail['samples']} made, "
-            f"{tail['reported_count']} in summary.json ({lost} lost)")
+        result["tail_check"] = {
+            "stop_timeout_s": 3,
+            "samples": tail["samples"],
+            "reported": tail["reported_count"],
+            "lost": lost,
+            "lost_share": round(lost / tail["samples"], 4) if tail["samples"] else 0,
+        }
+        log(
+            f"  percentiles tail check (distributed, --stop-timeout 3): {tail['samples']} made, "
+            f"{tail['reported_count']} in summary.json ({lost} lost)"
+        )
     return result

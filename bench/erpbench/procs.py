@@ -62,15 +62,27 @@ class Child:
     Use as a context manager; `stop()` is idempotent and also runs on exit from the `with` block.
     """
 
-    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
-                 log_path: Path | None = None, stop_signal: int = signal.SIGTERM) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+        log_path: Path | None = None,
+        stop_signal: int = signal.SIGTERM,
+    ) -> None:
         self.argv = list(argv)
         self.log_path = log_path
         self.stop_signal = stop_signal
         self._log: IO[bytes] | None = open(log_path, "wb") if log_path else None  # noqa: SIM115
         self.proc = subprocess.Popen(
-            self.argv, env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            self.argv,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         self.pid = self.proc.pid
 
@@ -86,7 +98,9 @@ class Child:
             return self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.stop()
-            raise TimeoutError(f"{self.argv[:3]}... (pid {self.pid}) still running after {timeout_s:.0f} s") from None
+            raise TimeoutError(
+                f"{self.argv[:3]}... (pid {self.pid}) still running after {timeout_s:.0f} s"
+            ) from None
 
     def stop(self, grace_s: float = 10.0) -> None:
         """Signal the process group led by our child's PID, wait `grace_s`, then SIGKILL that group."""

@@ -46,21 +46,37 @@ def summarise(raw_path: Path, top: int = 15) -> dict[str, Any]:
             if OURS.search(frame):
                 incl[frame] += n
     pct = (lambda n: round(100.0 * n / total, 1)) if total else (lambda n: 0.0)
-    return {"samples": total,
-            "self": [(f, pct(n)) for f, n in self_n.most_common(top)],
-            "ours_inclusive": [(f, pct(n)) for f, n in incl.most_common(top)]}
+    return {
+        "samples": total,
+        "self": [(f, pct(n)) for f, n in self_n.most_common(top)],
+        "ours_inclusive": [(f, pct(n)) for f, n in incl.most_common(top)],
+    }
 
 
-def profile_variant(variant: str, target: NginxTarget, py_spy: str, *, users: int, warmup_s: float,
-                    window_s: float, cpus: str | None, work: Path,
-                    log: Callable[[str], None] = print) -> dict[str, Any]:
+def profile_variant(
+    variant: str,
+    target: NginxTarget,
+    py_spy: str,
+    *,
+    users: int,
+    warmup_s: float,
+    window_s: float,
+    cpus: str | None,
+    work: Path,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Run `variant` once with py-spy recording the measurement window; return the summary."""
     out = work / f"py-spy-{variant}.txt"
     delay = warmup_s + 2.0  # skip interpreter start-up and spawning: profile the steady window
 
     def attach(pid: int, _work: Path) -> Child:
-        argv = ["sh", "-c", f'sleep {delay:g} && exec "$0" record --pid {pid} --duration {window_s:g} --rate 200 '
-                f'--format raw --nonblocking --output {out}', py_spy]
+        argv = [
+            "sh",
+            "-c",
+            f'sleep {delay:g} && exec "$0" record --pid {pid} --duration {window_s:g} --rate 200 '
+            f"--format raw --nonblocking --output {out}",
+            py_spy,
+        ]
         return Child(argv, log_path=work / f"py-spy-{variant}.log")
 
     res = run_variant(variant, target, users, warmup_s, window_s, cpus, work, attach=attach)

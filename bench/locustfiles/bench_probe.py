@@ -59,8 +59,14 @@ def _me() -> psutil.Process:
 def _sample() -> dict[str, float]:
     me = _me()
     cpu = me.cpu_times()
-    return {"t": time.perf_counter(), "cpu_user": cpu.user, "cpu_system": cpu.system,
-            "requests": _state["requests"], "failures": _state["failures"], "rss": me.memory_info().rss}
+    return {
+        "t": time.perf_counter(),
+        "cpu_user": cpu.user,
+        "cpu_system": cpu.system,
+        "requests": _state["requests"],
+        "failures": _state["failures"],
+        "rss": me.memory_info().rss,
+    }
 
 
 def _write() -> None:
@@ -86,10 +92,11 @@ def _throughput_window() -> None:
         gevent.sleep(max(0.0, wait))
     else:
         gevent.sleep(WARMUP_S)
-    start = _sample()
+    start, host0 = _sample(), psutil.cpu_times()
     counts0 = Counter(_counts)
     gevent.sleep(WINDOW_S)
-    end = _sample()
+    end, host1 = _sample(), psutil.cpu_times()
+    host_total = sum(host1) - sum(host0)
     window_counts = Counter(_counts)
     window_counts.subtract(counts0)
     _result["window"] = {
@@ -101,6 +108,8 @@ def _throughput_window() -> None:
         "requests": end["requests"] - start["requests"],
         "failures": end["failures"] - start["failures"],
         "rss_end": end["rss"],
+        # the whole machine in the window: idle CPU share (all CPUs) - context for throughput figures
+        "host_idle_share": round((host1.idle - host0.idle) / host_total, 4) if host_total > 0 else None,
         "counts": {k: v for k, v in window_counts.items() if v},
     }
     _write()

@@ -33,8 +33,9 @@ class DelayUser(FastHttpUser):
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
-    def on_request(response_time: float | None, name: str, exception: BaseException | None = None,
-                   **_: Any) -> None:
+    def on_request(
+        response_time: float | None, name: str, exception: BaseException | None = None, **_: Any
+    ) -> None:
         if name == "/bench/delay" and response_time is not None:
             _samples.append(response_time)
 

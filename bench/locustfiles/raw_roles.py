@@ -4,7 +4,8 @@ Same endpoints, request names, payloads, headers and task weights as `locustfile
 role, `Raw` + the role's class name); the state the role users keep (work order held, ids seen on a
 list) is mirrored with counters, so the request mix matches without parsing bodies. No response
 is checked beyond Locust's own status handling (a 403 to an RBAC probe is marked a success).
-$BENCH_RAW_PARSE=1 adds `json.loads` of every body (the cheapest check a hand-written test would do).
+$BENCH_RAW_CHECKED=1 makes every request what a careful hand-written test does: `catch_response=True`,
+`json.loads` of the body, success/failure by status (the same work the role users' checks start with).
 $BENCH_RAW_COUNTS (JSON {class name: users}) sets each class's `fixed_count`.
 Accounts come from $ERPLOAD_CREDENTIALS (the bench's one-account-per-role file).
 """
@@ -20,31 +21,54 @@ from typing import Any
 
 from locust import FastHttpUser, constant, task
 
-PARSE = os.environ.get("BENCH_RAW_PARSE", "") == "1"
+CHECKED = os.environ.get("BENCH_RAW_CHECKED", "") == "1"
 ACCOUNTS: dict[str, list[dict[str, str]]] = {}
 if os.environ.get("ERPLOAD_CREDENTIALS"):
     with open(os.environ["ERPLOAD_CREDENTIALS"]) as f:
         ACCOUNTS = json.load(f)
 PROBE = " [rbac-probe]"
-WO, CLAIM, NOTE = "/production/work-orders", "/production/work-orders/[id]/claim", "/production/work-orders/[id]"
+WO, CLAIM, NOTE = (
+    "/production/work-orders",
+    "/production/work-orders/[id]/claim",
+    "/production/work-orders/[id]",
+)
 ORDERS, ORDER, REPORT = "/ppic/manufacturing-orders", "/ppic/manufacturing-orders/[id]", "/reports/production"
 TESTS, RESULT = "/qc/tests", "/qc/tests/[id]/result"
-RECEIPTS, RECEIVE, STOCK, ITEM = ("/warehouse/receipts", "/warehouse/receipts/[id]/receive", "/warehouse/stock",
-                                  "/warehouse/stock/[sku]")
+RECEIPTS, RECEIVE, STOCK, ITEM = (
+    "/warehouse/receipts",
+    "/warehouse/receipts/[id]/receive",
+    "/warehouse/stock",
+    "/warehouse/stock/[sku]",
+)
 ADJUST = "/warehouse/stock/[sku]/adjust"
 STYLES = ("POLO", "TEE", "HOODIE", "JACKET", "CHINO", "JEANS", "DRESS", "SKIRT", "SHIRT", "BLAZER")
 CUSTOMERS = ("Nordic Apparel", "Urban Outfitters", "Coastal Retail", "Alpine Wear", "Metro Stores")
-NOTES = ("bundle checked", "needle changed", "shade variation noted", "machine restarted", "waiting for trims")
+NOTES = (
+    "bundle checked",
+    "needle changed",
+    "shade variation noted",
+    "machine restarted",
+    "waiting for trims",
+)
 LOCATIONS = ("WH1-A01-R01", "WH1-A02-R03", "WH2-A05-R02", "WH3-A10-R07", "WH4-A20-R10")
-REASONS = ("cycle count", "damaged in storage", "found during audit", "supplier over-delivery", "sample pulled")
+REASONS = (
+    "cycle count",
+    "damaged in storage",
+    "found during audit",
+    "supplier over-delivery",
+    "sample pulled",
+)
 Probe = tuple[str, str, str, dict[str, Any]]  # method, path, name, request kwargs
 
 
 def report_body() -> dict[str, str]:
     """The production report over the last month."""
     today = dt.datetime.now(dt.UTC).date()
-    return {"from": (today - dt.timedelta(days=30)).isoformat(), "to": today.isoformat(),
-            "group_by": random.choice(("department", "day", "style"))}
+    return {
+        "from": (today - dt.timedelta(days=30)).isoformat(),
+        "to": today.isoformat(),
+        "group_by": random.choice(("department", "day", "style")),
+    }
 
 
 class _Raw(FastHttpUser):
@@ -56,24 +80,42 @@ class _Raw(FastHttpUser):
     def on_start(self) -> None:
         """Log in (the token is the only thing parsed), then GET /auth/me."""
         account = ACCOUNTS[self.role_key][0]
-        resp = self.client.post("/auth/login", json={"username": account["username"], "password": account["password"]})
+        resp = self.client.post(
+            "/auth/login", json={"username": account["username"], "password": account["password"]}
+        )
         self.auth = {"Authorization": "Bearer " + json.loads(resp.content)["access_token"]}
         self.call("GET", "/auth/me")
 
     def call(self, method: str, path: str, name: str | None = None, **kwargs: Any) -> Any:
-        """One request with the bearer token."""
-        resp = self.client.request(method, path, name=name or path, headers=self.auth, **kwargs)
-        if PARSE:
-            json.loads(resp.content)
+        """One request with the bearer token (a request may bring its own headers)."""
+        headers = kwargs.pop("headers", self.auth)
+        if not CHECKED:
+            return self.client.request(method, path, name=name or path, headers=headers, **kwargs)
+        with self.client.request(
+            method, path, name=name or path, headers=headers, catch_response=True, **kwargs
+        ) as resp:
+            if resp.status_code >= 400:
+                resp.failure(f"HTTP {resp.status_code}")
+            else:
+                try:
+                    json.loads(resp.content)
+                    resp.success()
+                except ValueError:
+                    resp.failure("body is not JSON")
         return resp
 
     def probe(self) -> None:
         """An endpoint the role may not call: 403 counts as success."""
         method, path, name, kwargs = random.choice(self.probes)
-        with self.client.request(method, path, name=name + PROBE, headers=self.auth, catch_response=True,
-                                 **kwargs) as resp:
-            if PARSE:
-                json.loads(resp.content)
+        with self.client.request(
+            method, path, name=name + PROBE, headers=self.auth, catch_response=True, **kwargs
+        ) as resp:
+            if CHECKED:
+                try:
+                    json.loads(resp.content)
+                except ValueError:
+                    resp.failure("body is not JSON")
+                    return
             if resp.status_code == 403:
                 resp.success()
 
@@ -82,11 +124,18 @@ class _Raw(FastHttpUser):
 
 
 def _operator_probes(other: str) -> tuple[Probe, ...]:
-    return (("GET", "/admin/users", "/admin/users", {}),
-            ("GET", ORDERS, ORDERS, {}),
-            ("GET", WO, WO, {"params": {"department": other, "status": "open"}}),
-            ("POST", f"/production/{other}", f"/production/{other}", {"json": {"work_order_id": 0, "quantity": 1}}),
-            ("POST", "/warehouse/receipts/0/receive", RECEIVE, {"json": {}}))
+    return (
+        ("GET", "/admin/users", "/admin/users", {}),
+        ("GET", ORDERS, ORDERS, {}),
+        ("GET", WO, WO, {"params": {"department": other, "status": "open"}}),
+        (
+            "POST",
+            f"/production/{other}",
+            f"/production/{other}",
+            {"json": {"work_order_id": 0, "quantity": 1}},
+        ),
+        ("POST", "/warehouse/receipts/0/receive", RECEIVE, {"json": {}}),
+    )
 
 
 class _RawOperator(_Raw):
@@ -96,7 +145,9 @@ class _RawOperator(_Raw):
 
     def on_start(self) -> None:
         super().on_start()
-        self.call("GET", WO, params={"department": self.department, "status": "in_progress", "page_size": 200})
+        self.call(
+            "GET", WO, params={"department": self.department, "status": "in_progress", "page_size": 200}
+        )
         self.mine = 3  # the bench's in-progress list holds 3 work orders of this account
         self.candidates = 0
         self.holding = False
@@ -117,8 +168,11 @@ class _RawOperator(_Raw):
                 self.candidates -= 1
                 self.call("POST", f"{WO}/{self.base_id + random.randrange(50)}/claim", name=CLAIM)
             self.holding = True
-        self.call("POST", f"/production/{self.department}",
-                  json={"work_order_id": self.base_id + 7, "quantity": random.randint(20, 60)})
+        self.call(
+            "POST",
+            f"/production/{self.department}",
+            json={"work_order_id": self.base_id + 7, "quantity": random.randint(20, 60)},
+        )
         if random.random() < 0.2:  # the bench target answers "done" to 20 % of the steps
             self.holding = False
 
@@ -156,10 +210,17 @@ class RawFinishingOperator(_RawOperator):
 
 class RawQcInspector(_Raw):
     role_key = "qc"
-    probes = (("GET", "/admin/audit-log", "/admin/audit-log", {}),
-              ("GET", RECEIPTS, RECEIPTS, {}),
-              ("GET", WO, WO, {"params": {"department": "finishing"}}),
-              ("POST", "/production/finishing", "/production/finishing", {"json": {"work_order_id": 0, "quantity": 1}}))
+    probes = (
+        ("GET", "/admin/audit-log", "/admin/audit-log", {}),
+        ("GET", RECEIPTS, RECEIPTS, {}),
+        ("GET", WO, WO, {"params": {"department": "finishing"}}),
+        (
+            "POST",
+            "/production/finishing",
+            "/production/finishing",
+            {"json": {"work_order_id": 0, "quantity": 1}},
+        ),
+    )
 
     def on_start(self) -> None:
         super().on_start()
@@ -176,15 +237,25 @@ class RawQcInspector(_Raw):
             self.review_pending()
         self.pending -= 1
         passed = random.random() < 0.9
-        result: dict[str, Any] = {"passed": passed, "defects": random.randint(0, 2) if passed else random.randint(3, 20)}
+        result: dict[str, Any] = {
+            "passed": passed,
+            "defects": random.randint(0, 2) if passed else random.randint(3, 20),
+        }
         if not passed:
             result["notes"] = "open seam"
         self.call("POST", f"{TESTS}/{5000 + random.randrange(50)}/result", name=RESULT, json=result)
 
     @task(2)
     def review_history(self) -> None:
-        self.call("GET", TESTS, params={"status": random.choice(("passed", "failed")), "page": random.randint(1, 3),
-                                        "page_size": 50})
+        self.call(
+            "GET",
+            TESTS,
+            params={
+                "status": random.choice(("passed", "failed")),
+                "page": random.randint(1, 3),
+                "page_size": 50,
+            },
+        )
 
     @task(2)
     def dash(self) -> None:
@@ -197,10 +268,12 @@ class RawQcInspector(_Raw):
 
 class RawPpicPlanner(_Raw):
     role_key = "ppic"
-    probes = (("GET", "/admin/users", "/admin/users", {}),
-              ("GET", RECEIPTS, RECEIPTS, {}),
-              ("POST", "/production/cutting", "/production/cutting", {"json": {"work_order_id": 0, "quantity": 1}}),
-              ("POST", "/qc/tests/0/result", RESULT, {"json": {"passed": True, "defects": 0}}))
+    probes = (
+        ("GET", "/admin/users", "/admin/users", {}),
+        ("GET", RECEIPTS, RECEIPTS, {}),
+        ("POST", "/production/cutting", "/production/cutting", {"json": {"work_order_id": 0, "quantity": 1}}),
+        ("POST", "/qc/tests/0/result", RESULT, {"json": {"passed": True, "defects": 0}}),
+    )
 
     def on_start(self) -> None:
         super().on_start()
@@ -217,7 +290,9 @@ class RawPpicPlanner(_Raw):
 
     @task(5)
     def search_orders(self) -> None:
-        self.call("GET", ORDERS, params={"q": random.choice(("POLO", "JEANS", "MO-000", "Nordic")), "page_size": 50})
+        self.call(
+            "GET", ORDERS, params={"q": random.choice(("POLO", "JEANS", "MO-000", "Nordic")), "page_size": 50}
+        )
         self.seen_orders = True
 
     @task(3)
@@ -229,9 +304,17 @@ class RawPpicPlanner(_Raw):
     @task(3)
     def plan_order(self) -> None:
         due = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=random.randint(14, 60))
-        self.call("POST", ORDERS, json={"style": f"{random.choice(STYLES)}-{random.randint(0, 99):03d}",
-                                        "quantity": random.randint(4, 30) * 10, "due_date": due.isoformat(),
-                                        "customer": random.choice(CUSTOMERS), "product_sku": "FG-000007"})
+        self.call(
+            "POST",
+            ORDERS,
+            json={
+                "style": f"{random.choice(STYLES)}-{random.randint(0, 99):03d}",
+                "quantity": random.randint(4, 30) * 10,
+                "due_date": due.isoformat(),
+                "customer": random.choice(CUSTOMERS),
+                "product_sku": "FG-000007",
+            },
+        )
 
     @task(1)
     def production_report(self) -> None:
@@ -248,10 +331,12 @@ class RawPpicPlanner(_Raw):
 
 class RawWarehouseClerk(_Raw):
     role_key = "warehouse"
-    probes = (("GET", "/admin/rbac", "/admin/rbac", {}),
-              ("GET", ORDERS, ORDERS, {}),
-              ("GET", TESTS, TESTS, {}),
-              ("POST", "/qc/tests/0/result", RESULT, {"json": {"passed": True, "defects": 0}}))
+    probes = (
+        ("GET", "/admin/rbac", "/admin/rbac", {}),
+        ("GET", ORDERS, ORDERS, {}),
+        ("GET", TESTS, TESTS, {}),
+        ("POST", "/qc/tests/0/result", RESULT, {"json": {"passed": True, "defects": 0}}),
+    )
 
     def on_start(self) -> None:
         super().on_start()
@@ -268,12 +353,18 @@ class RawWarehouseClerk(_Raw):
         if not self.receipts:
             self.pending_receipts()
         self.receipts -= 1
-        self.call("POST", f"{RECEIPTS}/{7000 + random.randrange(50)}/receive", name=RECEIVE,
-                  json={"location": random.choice(LOCATIONS)})
+        self.call(
+            "POST",
+            f"{RECEIPTS}/{7000 + random.randrange(50)}/receive",
+            name=RECEIVE,
+            json={"location": random.choice(LOCATIONS)},
+        )
 
     @task(4)
     def search_stock(self) -> None:
-        self.call("GET", STOCK, params={"q": random.choice(("FAB-00", "TRM-01", "FG-000", "Navy")), "page_size": 50})
+        self.call(
+            "GET", STOCK, params={"q": random.choice(("FAB-00", "TRM-01", "FG-000", "Navy")), "page_size": 50}
+        )
 
     @task(3)
     def open_item(self) -> None:
@@ -281,9 +372,13 @@ class RawWarehouseClerk(_Raw):
 
     @task(3)
     def adjust_item(self) -> None:
-        self.call("POST", f"{STOCK}/FG-{random.randrange(50):06d}/adjust", name=ADJUST,
-                  json={"delta": random.randint(1, 20), "reason": random.choice(REASONS)},
-                  headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex})
+        self.call(
+            "POST",
+            f"{STOCK}/FG-{random.randrange(50):06d}/adjust",
+            name=ADJUST,
+            json={"delta": random.randint(1, 20), "reason": random.choice(REASONS)},
+            headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex},
+        )
 
     @task(2)
     def dash(self) -> None:
@@ -293,26 +388,27 @@ class RawWarehouseClerk(_Raw):
     def rbac(self) -> None:
         self.probe()
 
-    def call(self, method: str, path: str, name: str | None = None, **kwargs: Any) -> Any:
-        """As `_Raw.call`, but a request may bring its own headers (Idempotency-Key)."""
-        headers = kwargs.pop("headers", self.auth)
-        resp = self.client.request(method, path, name=name or path, headers=headers, **kwargs)
-        if PARSE:
-            json.loads(resp.content)
-        return resp
-
 
 class RawAdmin(_Raw):
     role_key = "admin"
-    probes = (("POST", "/production/work-orders/0/claim", CLAIM, {}),
-              ("POST", "/production/cutting", "/production/cutting", {"json": {"work_order_id": 0, "quantity": 1}}),
-              ("POST", "/qc/tests/0/result", RESULT, {"json": {"passed": True, "defects": 0}}),
-              ("POST", "/warehouse/receipts/0/receive", RECEIVE, {"json": {}}))
+    probes = (
+        ("POST", "/production/work-orders/0/claim", CLAIM, {}),
+        ("POST", "/production/cutting", "/production/cutting", {"json": {"work_order_id": 0, "quantity": 1}}),
+        ("POST", "/qc/tests/0/result", RESULT, {"json": {"passed": True, "defects": 0}}),
+        ("POST", "/warehouse/receipts/0/receive", RECEIVE, {"json": {}}),
+    )
 
     @task(6)
     def browse_users(self) -> None:
-        self.call("GET", "/admin/users", params={"role": random.choice(("admin", "ppic", "operator", "qc")),
-                                                 "page": random.randint(1, 2), "page_size": 50})
+        self.call(
+            "GET",
+            "/admin/users",
+            params={
+                "role": random.choice(("admin", "ppic", "operator", "qc")),
+                "page": random.randint(1, 2),
+                "page_size": 50,
+            },
+        )
 
     @task(6)
     def audit_log(self) -> None:

@@ -1,4 +1,4 @@
-"""`erpload` command line: demo | run | target | validate | compare | report.
+"""`erpload` command line: demo | run | ui | target | validate | compare | report.
 
 Pure orchestration: it starts the reference ERP and Locust as child processes (so Locust's
 gevent monkey-patching never touches this process) and maps their outcome to our exit codes.
@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILES = Path(os.environ.get("ERPLOAD_LOCUSTFILES", ROOT / "locustfiles"))
 PROFILES = Path(os.environ.get("ERPLOAD_PROFILES", ROOT / "profiles"))
 LISTEN_RX = re.compile(r"listening on (http://\S+)")
+EXPECT_WORKERS_MAX_WAIT_S = 120  # `erpload run --master`/`--workers`: give up on missing workers
 
 
 def _profile_path(name: str) -> Path:
@@ -190,7 +191,36 @@ def cmd_run(ns: argparse.Namespace) -> int:
     )
     if ns.workers:
         cmd += ["--processes", str(ns.workers)]
+    if (ns.workers or "--master" in ns.locust_args) and not any(
+            a.startswith("--expect-workers-max-wait") for a in ns.locust_args):
+        # Locust alone waits forever for missing workers; ours gives up with a clear error (exit 2)
+        cmd += ["--expect-workers-max-wait", str(EXPECT_WORKERS_MAX_WAIT_S)]
     return subprocess.call(cmd)
+
+
+def ui_command(ns: argparse.Namespace) -> list[str]:
+    """The locust command line for `erpload ui`; ConfigError when a non-loopback UI has no login."""
+    from erpload.weblogin import PASSWORD_ENV, USER_ENV, configured_credentials, is_loopback
+
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES), "--load-profile", str(_profile_path(ns.profile)),
+           "-H", ns.host, "--web-host", ns.web_host, "--web-port", str(ns.web_port)]
+    if not is_loopback(ns.web_host):
+        if configured_credentials() is None:
+            raise ConfigError("--web-host " + ns.web_host, [
+                f"a web UI reachable from other machines needs a login: set {USER_ENV} and {PASSWORD_ENV} "
+                "(or leave --web-host at 127.0.0.1 and use an SSH tunnel)"])
+        cmd.append("--web-login")
+    return cmd + list(ns.locust_args)
+
+
+def cmd_ui(ns: argparse.Namespace) -> int:
+    """Start Locust's web UI (127.0.0.1 unless --web-host) with a profile pre-selected in the form."""
+    cmd = ui_command(ns)
+    print(f"erpload: web UI on http://{ns.web_host}:{ns.web_port} (Ctrl+C to stop)", flush=True)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return int(ExitCode.ABORTED)
 
 
 def cmd_validate(ns: argparse.Namespace) -> int:
@@ -249,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--host", "-H", required=True, help="base URL of the ERP under test")
     r.add_argument("--report-dir")
     r.add_argument("--workers", type=int, default=0)
+    u = sub.add_parser("ui", help="start Locust's web UI on 127.0.0.1 with a profile pre-selected (extra args go to locust)")
+    u.add_argument("profile", help="profile name in profiles/ or a path")
+    u.add_argument("--host", "-H", required=True, help="base URL of the ERP under test")
+    u.add_argument("--web-host", default="127.0.0.1",
+                   help="interface to listen on (default 127.0.0.1); any other needs ERPLOAD_WEB_USER/PASSWORD")
+    u.add_argument("--web-port", type=int, default=8089, help="default 8089")
     sub.add_parser("target", help="run the reference ERP (see `erpload target --help`)", add_help=False)
     v = sub.add_parser("validate", help="validate profiles offline (exit 2 if any is invalid)")
     v.add_argument("profiles", nargs="+")
@@ -273,6 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.cmd in ("run",):
             ns.locust_args = rest
             return cmd_run(ns)
+        if ns.cmd == "ui":
+            ns.locust_args = rest
+            return cmd_ui(ns)
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return {"validate": cmd_validate, "compare": cmd_compare}[ns.cmd](ns)

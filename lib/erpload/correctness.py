@@ -94,7 +94,7 @@ class Correctness:
         if not path:
             return None
         try:
-            return load_profile(path)
+            return load_profile(path, known_roles=[c.__name__ for c in self.env.user_classes])
         except Exception as e:  # the master validated it already; a worker only loses the hot pool
             log.warning("erpload: %s: no hot-SKU pool on this process (%s)", path, e)
             return None

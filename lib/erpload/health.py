@@ -33,19 +33,31 @@ log = logging.getLogger("erpload.health")
 
 BYE = "erpload_bye"
 POLL_S = 0.5
-LEFT_GRACE_S = 8.0  # > 2 worker report intervals: time for the remaining workers to report the re-dispatched users
+LEFT_GRACE_S = (
+    8.0  # > 2 worker report intervals: time for the remaining workers to report the re-dispatched users
+)
 HARD_EXIT_S = 15.0  # a worker that cannot shut down cleanly after losing its master is ended anyway
 
 
 def add_options(parser: Any) -> None:
     """Distributed-run options (every process reads its own; none shown in the web UI)."""
-    parser.add_argument("--master-timeout", type=float, default=15.0, env_var="ERPLOAD_MASTER_TIMEOUT",
-                        include_in_web_ui=False,
-                        help="worker: exit (code 4) after N s without a heartbeat from the master (default 15; "
-                             "Locust alone waits 60)")
-    parser.add_argument("--worker-lost-timeout", type=float, default=3.0, env_var="ERPLOAD_WORKER_LOST_TIMEOUT",
-                        include_in_web_ui=False,
-                        help="master: a worker silent for N s mid-run is lost and the run INVALID (default 3)")
+    parser.add_argument(
+        "--master-timeout",
+        type=float,
+        default=15.0,
+        env_var="ERPLOAD_MASTER_TIMEOUT",
+        include_in_web_ui=False,
+        help="worker: exit (code 4) after N s without a heartbeat from the master (default 15; "
+        "Locust alone waits 60)",
+    )
+    parser.add_argument(
+        "--worker-lost-timeout",
+        type=float,
+        default=3.0,
+        env_var="ERPLOAD_WORKER_LOST_TIMEOUT",
+        include_in_web_ui=False,
+        help="master: a worker silent for N s mid-run is lost and the run INVALID (default 3)",
+    )
 
 
 def install_health(environment: Environment, run: Any) -> None:
@@ -76,7 +88,9 @@ class _WorkerSide:
         ev.test_start.add_listener(self._on_test_start)
         ev.request.add_listener(self._on_request)
         ev.heartbeat_received.add_listener(self._on_heartbeat)
-        ev.quitting.add_listener(self._on_quitting)  # fires before Locust's own "quit" message (reverse order)
+        ev.quitting.add_listener(
+            self._on_quitting
+        )  # fires before Locust's own "quit" message (reverse order)
         if getattr(self.env.parsed_options, "worker", False):  # a real `locust --worker` process only:
             gevent.spawn(self._watchdog)  # it may end the process, never an in-process test's worker
 
@@ -98,10 +112,16 @@ class _WorkerSide:
         try:
             runner.stop()
             runner._send_stats()  # the last <3 s of samples, which Locust's own SIGTERM path drops
-            runner.send_message(BYE, {"index": runner.worker_index, "users": users, "requests": self.requests,
-                                      "pid": os.getpid()})
-            log.info("erpload: worker %s leaving: %d users stopped, final report sent (%d requests in this run)",
-                     runner.worker_index, users, self.requests)
+            runner.send_message(
+                BYE,
+                {"index": runner.worker_index, "users": users, "requests": self.requests, "pid": os.getpid()},
+            )
+            log.info(
+                "erpload: worker %s leaving: %d users stopped, final report sent (%d requests in this run)",
+                runner.worker_index,
+                users,
+                self.requests,
+            )
         except Exception as e:  # the master may be gone: nothing more to do than leave
             log.warning("erpload: worker %s could not send its final report: %s", runner.worker_index, e)
 
@@ -113,9 +133,14 @@ class _WorkerSide:
             if beat is None or time.monotonic() - beat <= timeout:
                 continue
             runner = self.runner
-            log.error("erpload: no heartbeat from the master at %s:%s for %.0fs (--master-timeout): "
-                      "this worker stops (exit %d)", runner.master_host, runner.master_port, timeout,
-                      int(ExitCode.RUN_INVALID))
+            log.error(
+                "erpload: no heartbeat from the master at %s:%s for %.0fs (--master-timeout): "
+                "this worker stops (exit %d)",
+                runner.master_host,
+                runner.master_port,
+                timeout,
+                int(ExitCode.RUN_INVALID),
+            )
             self.env.process_exit_code = int(ExitCode.RUN_INVALID)
             gevent.spawn_later(HARD_EXIT_S, _hard_exit, int(ExitCode.RUN_INVALID))
             runner.quit()  # ends the main greenlet: Locust's normal shutdown path, then exit 4
@@ -206,11 +231,25 @@ class _MasterWatch:
             return
         at = self.run.recorder.elapsed()
         users = int(data.get("users", 0))
-        log.warning("erpload: worker %s left at %.1fs with %d users; final report %s (%d of %d requests received)",
-                    data.get("index"), at, users, flushed, received, sent)
+        log.warning(
+            "erpload: worker %s left at %.1fs with %d users; final report %s (%d of %d requests received)",
+            data.get("index"),
+            at,
+            users,
+            flushed,
+            received,
+            sent,
+        )
         self.run.recorder.timeline.mark_event(at, f"worker {data.get('index')} left ({users} users)")
-        self.left.append({"index": data.get("index"), "users": users, "at_s": at, "deadline": time.monotonic()
-                          + LEFT_GRACE_S, "flushed": flushed})
+        self.left.append(
+            {
+                "index": data.get("index"),
+                "users": users,
+                "at_s": at,
+                "deadline": time.monotonic() + LEFT_GRACE_S,
+                "flushed": flushed,
+            }
+        )
 
     # -- the watch loop --------------------------------------------------------------------------
     def _watch(self) -> None:
@@ -250,24 +289,37 @@ class _MasterWatch:
     def _lost(self, node: _Node, silent: float, what: str, reason: str = "worker lost") -> None:
         node.alive = False
         at = max(0.0, self.run.recorder.elapsed() - silent)
-        self.run.mark_invalid(reason, f"worker {node.index} {what} at {at:.1f}s; {node.users} users lost "
-                                      f"(detected after {silent:.1f}s of silence)")
+        self.run.mark_invalid(
+            reason,
+            f"worker {node.index} {what} at {at:.1f}s; {node.users} users lost "
+            f"(detected after {silent:.1f}s of silence)",
+        )
 
     def _check_redelivered(self, entry: dict[str, Any]) -> None:
         runner = self.runner
         have, want = runner.user_count, runner.target_user_count
         if runner.worker_count == 0 or have < want:
-            self.run.mark_invalid("worker left", f"worker {entry['index']} left at {entry['at_s']:.1f}s with "
-                                                 f"{entry['users']} users; {LEFT_GRACE_S:.0f}s later the remaining "
-                                                 f"{runner.worker_count} worker(s) ran {have} of {want} users")
+            self.run.mark_invalid(
+                "worker left",
+                f"worker {entry['index']} left at {entry['at_s']:.1f}s with "
+                f"{entry['users']} users; {LEFT_GRACE_S:.0f}s later the remaining "
+                f"{runner.worker_count} worker(s) ran {have} of {want} users",
+            )
         else:
-            log.info("erpload: the %d users of worker %s now run on the remaining %d worker(s)",
-                     entry["users"], entry["index"], runner.worker_count)
+            log.info(
+                "erpload: the %d users of worker %s now run on the remaining %d worker(s)",
+                entry["users"],
+                entry["index"],
+                runner.worker_count,
+            )
 
     def _finalize(self, run: Any) -> None:
         for entry in self.left:  # the run ended before the check: its load was not re-delivered in time
-            run.mark_invalid("worker left", f"worker {entry['index']} left at {entry['at_s']:.1f}s with "
-                                            f"{entry['users']} users; the run ended before they were re-dispatched")
+            run.mark_invalid(
+                "worker left",
+                f"worker {entry['index']} left at {entry['at_s']:.1f}s with "
+                f"{entry['users']} users; the run ended before they were re-dispatched",
+            )
         self.left.clear()
 
 
@@ -290,8 +342,14 @@ class _TooFewWorkers(logging.Handler):
             "(connected: %s). Nothing was sent to the target. Fix: start the missing workers "
             "(locust -f locustfiles/ --worker --master-host <this host> --master-port %s), check that TCP port %s "
             "on this host is reachable from them, or lower --expect-workers. Exit %d.",
-            len(ready), getattr(opts, "expect_workers", 0), getattr(opts, "expect_workers_max_wait", 0),
-            ", ".join(ready) or "none", port, port, int(ExitCode.CONFIG_INVALID))
+            len(ready),
+            getattr(opts, "expect_workers", 0),
+            getattr(opts, "expect_workers_max_wait", 0),
+            ", ".join(ready) or "none",
+            port,
+            port,
+            int(ExitCode.CONFIG_INVALID),
+        )
         runner.quit()  # tells the connected workers to quit, as Locust would
         logging.shutdown()
         os._exit(int(ExitCode.CONFIG_INVALID))

@@ -151,10 +151,12 @@ def analyse(
     need = max(cfg.min_growth_mb, cfg.min_growth_fraction * baseline)
     if p < cfg.alpha and slope_s > 0 and fitted >= need:
         verdict, reason = LEAK, f"upward trend (p={p:.2g}), {fitted:.1f} MB fitted growth over {span:.0f}s"
+    elif p >= cfg.alpha:
+        verdict, reason = NO_LEAK, f"no significant upward trend (p={p:.2g})"
+    elif slope_s <= 0:
+        verdict, reason = NO_LEAK, f"robust slope {slope_s * 60:.2f} MB/min is not upward (p={p:.2g})"
     else:
-        why = "no significant upward trend" if p >= cfg.alpha or slope_s <= 0 else "trend too small"
-        verdict, reason = NO_LEAK, f"{why} (p={p:.2g}, fitted growth {fitted:.1f} MB < {need:.1f} MB needed)" \
-            if why == "trend too small" else f"{why} (p={p:.2g})"
+        verdict, reason = NO_LEAK, f"trend too small: {fitted:.1f} MB fitted growth over {span:.0f}s < {need:.1f} MB"
     return LeakResult(
         verdict, len(xs), round(span, 3), baseline, final, peak,
         None if growth is None else growth * 100.0, slope_s * 60.0, kb_per_req, z, p, reason,

@@ -236,7 +236,7 @@ def _profile_or_none(environment: Environment) -> Profile | None:
     if profile is not None:
         return profile
     path = getattr(environment.parsed_options, "load_profile", "")
-    return load_profile(path) if path else None
+    return load_profile(path, known_roles=[c.__name__ for c in environment.user_classes]) if path else None
 
 
 def _validate_early(environment: Environment) -> None:

@@ -30,6 +30,7 @@ from erpload.report.html import render_html
 from erpload.shapes import current_profile
 from erpload.sla_eval import evaluate
 from erpload.summary import ProfileInfo, build_summary
+from erpload.weblogin import install_login, is_loopback
 from erpload.webui_rows import (
     RESOURCES_STRUCTURE,
     SLA_STRUCTURE,
@@ -238,6 +239,11 @@ def install_webui(environment: Environment, run: Any) -> LiveView | None:
     current = getattr(environment.parsed_options, "load_profile", "") if environment.parsed_options else ""
     if current and current not in _EXTRA_CHOICES:
         _EXTRA_CHOICES.append(current)
+    if getattr(web_ui, "web_login", False):
+        install_login(web_ui)
+    elif not is_loopback(str(getattr(web_ui, "host", "127.0.0.1") or "0.0.0.0")):
+        log.warning("erpload: the web UI listens on %r without --web-login: anyone who can reach it can start "
+                    "load; use `erpload ui` (login from ERPLOAD_WEB_USER/PASSWORD) or 127.0.0.1", web_ui.host)
     environment.events.test_start.add_listener(view.on_test_start)
     environment.events.test_stop.add_listener(view.on_test_stop)
 

@@ -55,15 +55,16 @@ class ProfileChoices(list):
 
 
 def profile_choices(directory: Path, extra: Iterable[str] = ()) -> ProfileChoices:
-    """Profile files in `directory` (smoke first: the form pre-selects the first), plus `extra` paths."""
+    """Profile files in `directory`, `extra` paths (the command line's) first, else smoke first."""
     found: list[str] = []
     if directory.is_dir():
         files = sorted(p for p in directory.iterdir() if p.suffix in PROFILE_SUFFIXES and p.is_file())
         files.sort(key=lambda p: p.stem != "smoke")
         found = [_display_path(p) for p in files]
     for path in extra:
-        if path and path not in found:
-            found.insert(0, path)
+        shown = _display_path(Path(path)) if path and Path(path).is_file() else path
+        if shown:  # first: the form pre-selects the first entry when the default is not listed verbatim
+            found = [shown, *(f for f in found if f != shown)]
     return ProfileChoices(found)
 
 

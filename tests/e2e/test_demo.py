@@ -42,7 +42,7 @@ def test_demo_smoke_profile_passes_and_cleans_up(tmp_path: Path):
     assert summary["verdict"] == "pass" and summary["profile"]["name"] == "smoke"
     assert {r["name"] for r in summary["roles"]} == {
         "CuttingOperator", "SewingOperator", "FinishingOperator", "QcInspector", "PpicPlanner",
-        "WarehouseClerk", "Admin"}
+        "WarehouseClerk", "StockTaker", "Admin", "Supervisor"}
     assert "Traceback" not in out
     assert not children_of(proc.pid), "the demo left processes behind"
 

@@ -17,37 +17,87 @@ from test_verdicts import FAST_THINK, load_summary
 
 pytestmark = pytest.mark.e2e
 
-ROLES = ("{CuttingOperator: 1, SewingOperator: 1, FinishingOperator: 1, QcInspector: 1, PpicPlanner: 1, "
-         "WarehouseClerk: 1, Admin: 1}")
+ROLES = (
+    "{CuttingOperator: 1, SewingOperator: 1, FinishingOperator: 1, QcInspector: 1, PpicPlanner: 1, "
+    "WarehouseClerk: 1, Admin: 1}"
+)
 
 
-def write_profile(tmp: Path, name: str, steady_s: int, sla: str = '  - p95 of "GET /dashboard" < 2s\n') -> Path:
+def write_profile(
+    tmp: Path, name: str, steady_s: int, sla: str = '  - p95 of "GET /dashboard" < 2s\n'
+) -> Path:
     """A profile with every role once: a 3 s ramp, then `steady_s` seconds steady."""
     path = tmp / f"{name}.yaml"
-    path.write_text(f"name: {name}\ndescription: e2e distributed faults.\nroles: {ROLES}\nstages:\n"
-                    f"  - {{name: ramp, duration: 3s, users: 7, spawn_rate: 7}}\n"
-                    f"  - {{name: hold, duration: {steady_s}s, users: 7}}\nsla:\n{sla}")
+    path.write_text(
+        f"name: {name}\ndescription: e2e distributed faults.\nroles: {ROLES}\nstages:\n"
+        f"  - {{name: ramp, duration: 3s, users: 7, spawn_rate: 7}}\n"
+        f"  - {{name: hold, duration: {steady_s}s, users: 7}}\nsla:\n{sla}"
+    )
     return path
 
 
 def locust(*args: str, name: str, tmp: Path, env: dict[str, str] | None = None) -> Proc:
-    return Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), *args], env={**FAST_THINK, **(env or {})},
-                name=name, log_dir=tmp)
+    return Proc(
+        [PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), *args],
+        env={**FAST_THINK, **(env or {})},
+        name=name,
+        log_dir=tmp,
+    )
 
 
 class Cluster:
     """A headless master and N worker processes on a free master port (loopback only)."""
 
-    def __init__(self, tmp: Path, url: str, profile: Path, workers: int = 2, *master_extra: str,
-                 expect: int | None = None, worker_extra: tuple[str, ...] = (), env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        tmp: Path,
+        url: str,
+        profile: Path,
+        workers: int = 2,
+        *master_extra: str,
+        expect: int | None = None,
+        worker_extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ):
         self.port = free_port()
         self.report_dir = tmp / "reports"
-        self.master = locust("--headless", "--only-summary", "--load-profile", str(profile), "-H", url,
-                             "--report-dir", str(self.report_dir), "--master", "--master-bind-host", "127.0.0.1",
-                             "--master-bind-port", str(self.port), "--expect-workers", str(expect or workers),
-                             "--expect-workers-max-wait", "60", *master_extra, name="master", tmp=tmp, env=env)
-        self.workers = [locust("--worker", "--master-host", "127.0.0.1", "--master-port", str(self.port),
-                               *worker_extra, name=f"worker{i}", tmp=tmp, env=env) for i in range(workers)]
+        self.master = locust(
+            "--headless",
+            "--only-summary",
+            "--load-profile",
+            str(profile),
+            "-H",
+            url,
+            "--report-dir",
+            str(self.report_dir),
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(self.port),
+            "--expect-workers",
+            str(expect or workers),
+            "--expect-workers-max-wait",
+            "60",
+            *master_extra,
+            name="master",
+            tmp=tmp,
+            env=env,
+        )
+        self.workers = [
+            locust(
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(self.port),
+                *worker_extra,
+                name=f"worker{i}",
+                tmp=tmp,
+                env=env,
+            )
+            for i in range(workers)
+        ]
 
     def wait_steady(self) -> None:
         self.master.expect(r"stage 2/2 'hold'", timeout=90)
@@ -61,8 +111,12 @@ def no_traceback(*procs: Proc) -> None:
         assert "Traceback" not in p.output, f"{p.name}:\n{p.tail()}"
 
 
-def test_worker_sigkill_mid_run_is_detected_within_5s_and_makes_the_run_invalid(target: Target, tmp_path: Path):
-    c = Cluster(tmp_path, target.url, write_profile(tmp_path, "kill", 14), 2, "--html", str(tmp_path / "r.html"))
+def test_worker_sigkill_mid_run_is_detected_within_5s_and_makes_the_run_invalid(
+    target: Target, tmp_path: Path
+):
+    c = Cluster(
+        tmp_path, target.url, write_profile(tmp_path, "kill", 14), 2, "--html", str(tmp_path / "r.html")
+    )
     c.wait_steady()
     victim = c.workers[1]
     killed_at = time.monotonic()
@@ -76,7 +130,10 @@ def test_worker_sigkill_mid_run_is_detected_within_5s_and_makes_the_run_invalid(
     assert s["verdict"] == "invalid" and s["exit_code"] == 4
     lost = [i for i in s["invalid"] if i["reason"] == "worker lost"]
     assert len(lost) == 1, s["invalid"]
-    m = re.search(r"worker \d+ stopped reporting at ([\d.]+)s; (\d+) users lost \(detected after ([\d.]+)s", lost[0]["detail"])
+    m = re.search(
+        r"worker \d+ stopped reporting at ([\d.]+)s; (\d+) users lost \(detected after ([\d.]+)s",
+        lost[0]["detail"],
+    )
     assert m, lost[0]["detail"]
     assert int(m.group(2)) >= 3, "the killed worker ran about half of the 7 users"
     assert float(m.group(3)) <= 5.0 and detected_s <= 6.5, (m.group(3), detected_s)
@@ -91,8 +148,10 @@ def test_worker_sigterm_flushes_its_last_stats_and_is_not_lost(target: Target, t
     leaver = c.workers[1]
     leaver.signal(signal.SIGTERM)
     assert leaver.wait(30) == 0, leaver.tail()
-    m = c.master.expect(r"worker \d+ left at [\d.]+s with (\d+) users; final report (\S+) \((\d+) of (\d+) requests",
-                        timeout=15)
+    m = c.master.expect(
+        r"worker \d+ left at [\d.]+s with (\d+) users; final report (\S+) \((\d+) of (\d+) requests",
+        timeout=15,
+    )
     assert m.group(2) == "complete" and m.group(3) == m.group(4) and int(m.group(4)) > 0, m.group(0)
     rc = c.master.wait(90)
     s = load_summary(c.report_dir)
@@ -108,7 +167,13 @@ def test_worker_sigterm_flushes_its_last_stats_and_is_not_lost(target: Target, t
 
 
 def test_killed_master_makes_workers_exit_by_themselves(target: Target, tmp_path: Path):
-    c = Cluster(tmp_path, target.url, write_profile(tmp_path, "orphans", 60), 2, worker_extra=("--master-timeout", "5"))
+    c = Cluster(
+        tmp_path,
+        target.url,
+        write_profile(tmp_path, "orphans", 60),
+        2,
+        worker_extra=("--master-timeout", "5"),
+    )
     c.wait_steady()
     c.master.signal(signal.SIGKILL)
     killed_at = time.monotonic()
@@ -121,8 +186,15 @@ def test_killed_master_makes_workers_exit_by_themselves(target: Target, tmp_path
 
 
 def test_fewer_workers_than_expected_is_a_clear_error(target: Target, tmp_path: Path):
-    c = Cluster(tmp_path, target.url, write_profile(tmp_path, "few", 10), 1, "--expect-workers-max-wait", "5",
-                expect=2)
+    c = Cluster(
+        tmp_path,
+        target.url,
+        write_profile(tmp_path, "few", 10),
+        1,
+        "--expect-workers-max-wait",
+        "5",
+        expect=2,
+    )
     assert c.master.wait(60) == 2, c.master.tail()
     out = c.master.output
     assert "only 1 of 2 expected workers connected" in out and "--expect-workers" in out, out
@@ -132,11 +204,22 @@ def test_fewer_workers_than_expected_is_a_clear_error(target: Target, tmp_path: 
     no_traceback(c.master, *c.workers)
 
 
-@pytest.mark.parametrize("sig, twice", [(signal.SIGTERM, False), (signal.SIGINT, True)], ids=["sigterm", "sigint-twice"])
+@pytest.mark.parametrize(
+    "sig, twice", [(signal.SIGTERM, False), (signal.SIGINT, True)], ids=["sigterm", "sigint-twice"]
+)
 def test_signal_on_master_with_workers(target: Target, tmp_path: Path, sig: int, twice: bool):
     html, csv = tmp_path / "locust.html", tmp_path / "csv" / "run"
-    c = Cluster(tmp_path, target.url, write_profile(tmp_path, "sig", 60), 2, "--html", str(html), "--csv", str(csv),
-                worker_extra=("--master-timeout", "5"))
+    c = Cluster(
+        tmp_path,
+        target.url,
+        write_profile(tmp_path, "sig", 60),
+        2,
+        "--html",
+        str(html),
+        "--csv",
+        str(csv),
+        worker_extra=("--master-timeout", "5"),
+    )
     c.wait_steady()
     c.master.signal(sig)
     sent = time.monotonic()
@@ -147,7 +230,9 @@ def test_signal_on_master_with_workers(target: Target, tmp_path: Path, sig: int,
     took = time.monotonic() - sent
     assert rc == 5, c.master.tail()
     for w in c.workers:
-        assert w.wait(40) in (0, 4), w.tail()  # told to quit (0), or left on its own after --master-timeout (4)
+        assert w.wait(40) in (0, 4), (
+            w.tail()
+        )  # told to quit (0), or left on its own after --master-timeout (4)
     if twice:
         assert "exiting at once" in c.master.output and took < 10, took
         return
@@ -169,8 +254,19 @@ TIMEOUT_ENV = {"ERPLOAD_REQUEST_TIMEOUT": "2"}  # a hung request fails after 2 s
 
 def run_local(tmp: Path, url: str, profile: Path) -> tuple[Proc, Path]:
     rep = tmp / "reports"
-    proc = locust("--headless", "--only-summary", "--load-profile", str(profile), "-H", url, "--report-dir", str(rep),
-                  name="locust", tmp=tmp, env=TIMEOUT_ENV)
+    proc = locust(
+        "--headless",
+        "--only-summary",
+        "--load-profile",
+        str(profile),
+        "-H",
+        url,
+        "--report-dir",
+        str(rep),
+        name="locust",
+        tmp=tmp,
+        env=TIMEOUT_ENV,
+    )
     return proc, rep
 
 
@@ -179,21 +275,31 @@ def assert_failures_counted(s: dict, names: list[tuple[str, str]], planned_s: fl
     for key in names:
         assert key in rows and rows[key]["failures"] > 0, (key, rows.get(key))
     assert sum(r["failures"] for r in s["roles"]) == s["total"]["failures"] > 0, s["roles"]
-    assert s["duration_s"] < planned_s + 8, f"a stuck user kept the run going: {s['duration_s']}s of {planned_s}s"
+    assert s["duration_s"] < planned_s + 8, (
+        f"a stuck user kept the run going: {s['duration_s']}s of {planned_s}s"
+    )
 
 
 def test_target_hangs_resets_malformed_json_and_5xx_bursts_are_failures_per_endpoint_and_role(tmp_path: Path):
     flags = [f for fs in FAULTY.values() for f in fs]
     faulty = Target(tmp_path, *flags, "--fault-seed", "7", name="faulty")
     try:
-        proc, rep = run_local(tmp_path, faulty.url, write_profile(tmp_path, "faults", 12, "  - error_rate < 1%\n"))
+        proc, rep = run_local(
+            tmp_path, faulty.url, write_profile(tmp_path, "faults", 12, "  - error_rate < 1%\n")
+        )
         proc.expect(r"stage 2/2 'hold'", timeout=60)
         admin = {"Authorization": "Bearer " + faulty.login("admin01")}
-        burst = requests.put(faulty.url + "/admin/faults", headers=admin, timeout=10,
-                             json={"error_rate": 1.0, "error_path": "^/ppic/manufacturing-orders$"})
+        burst = requests.put(
+            faulty.url + "/admin/faults",
+            headers=admin,
+            timeout=10,
+            json={"error_rate": 1.0, "error_path": "^/ppic/manufacturing-orders$"},
+        )
         assert burst.status_code == 200, burst.text
         with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.popen.wait(timeout=4)  # a 5xx burst of ~4 s (or until the run ends), then the target recovers
+            proc.popen.wait(
+                timeout=4
+            )  # a 5xx burst of ~4 s (or until the run ends), then the target recovers
         requests.put(faulty.url + "/admin/faults", headers=admin, json={"error_rate": 0.0}, timeout=10)
         rc = proc.wait(90)
     finally:
@@ -202,8 +308,8 @@ def test_target_hangs_resets_malformed_json_and_5xx_bursts_are_failures_per_endp
     s = load_summary(rep)
     assert_failures_counted(s, [*FAULTY, ("GET", "/ppic/manufacturing-orders")], 15)
     errors = " ".join(e["error"] for e in s["errors"]).lower()
-    assert "timeout" in errors or "timed out" in errors, errors          # hangs
-    assert "500" in errors, errors                                       # the burst
+    assert "timeout" in errors or "timed out" in errors, errors  # hangs
+    assert "500" in errors, errors  # the burst
     no_traceback(proc, faulty.proc)
 
 

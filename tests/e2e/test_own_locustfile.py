@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from procs import PY, Proc, Target
-
 from test_verdicts import load_summary
 
 pytestmark = pytest.mark.e2e

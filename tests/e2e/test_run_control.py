@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from procs import PY, ROOT, Proc, Target, free_port
-
 from test_verdicts import FAST_THINK, PROFILES, load_summary, run_locust
 
 pytestmark = pytest.mark.e2e

@@ -6,6 +6,7 @@ The SLA screenshot is saved under the test's tmp dir and copied to docs/img/webu
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def test_profile_from_form_live_sla_and_resources_then_stop(target: Target, tmp_
 
             # stop from the UI
             page.get_by_role("button", name="Stop").click()
-            page.get_by_text("STOPPED", exact=True).wait_for()
+            page.get_by_text(re.compile(r"^stopped$", re.I)).wait_for()  # the header's Status
             stats = requests.get(base + "/stats/requests", timeout=10).json()
             assert stats["state"] == "stopped" and stats["user_count"] == 0, stats
             page.get_by_role("tab", name="SLA").click()

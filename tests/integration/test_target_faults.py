@@ -29,6 +29,8 @@ OFF = {
     "leak_kb": 0,
     "slow_db_ms": 0,
     "racy_stock": False,
+    "outage_s": 0,
+    "rbac_hole_path": None,
 }
 ME = "^/auth/me$"  # most tests confine a fault to GET /auth/me (no DB access) and keep the rest healthy
 
@@ -68,6 +70,7 @@ def test_defaults_all_off_and_partial_update(admin):
         "reset_rate": 0.0,
         "slow_db_ms": 0.0,
         "latency_jitter_ms": 0.0,
+        "outage_s": 0.0,
     }
     new = admin.ok("PUT", "/admin/faults", json={"error_rate": 0.25, "error_path": "^/qc/"})
     assert new["error_rate"] == 0.25 and new["error_path"] == "^/qc/" and new["latency_ms"] == 0

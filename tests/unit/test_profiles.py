@@ -381,7 +381,8 @@ def test_load_profile_raises_config_error_listing_every_problem(tmp_path: Path) 
     assert err.value.render().splitlines() == [
         f"Error: {path} is not valid:",
         "  roles.CuttingOperater: unknown role 'CuttingOperater'. Did you mean 'CuttingOperator'? Known roles: "
-        "Admin, CuttingOperator, FinishingOperator, PpicPlanner, QcInspector, SewingOperator, WarehouseClerk",
+        "Admin, CuttingOperator, FinishingOperator, PpicPlanner, QcInspector, SewingOperator, StockTaker, "
+            "Supervisor, WarehouseClerk",
         "  stages[0].users: must be a whole number >= 0 (got -5)",
         "  stages[1].duration: required (got keys: users)",
     ]

@@ -14,6 +14,7 @@ from importlib import resources
 from string import Template
 
 from erpload.baseline import Comparison
+from erpload.report import resources_report
 from erpload.report.charts import Series, line_chart
 from erpload.summary import EndpointSummary, RunSummary
 from erpload.units import fmt_bound, fmt_num, fmt_value
@@ -206,7 +207,9 @@ def render_html(summary: RunSummary) -> str:
             for e in summary.errors[:MAX_ROWS]
         ]
         parts += ["<h2>Errors</h2>", _table("errors-table", ["request", "error", "occurrences"], rows)]
-    if summary.resources:
+    if summary.resources and summary.resources.get("processes"):
+        parts.append(resources_report.html_section(summary.resources))
+    elif summary.resources:
         text = json.dumps(summary.resources, indent=2, default=str, ensure_ascii=False)
         parts += ['<h2>Resources</h2><pre id="resources">', escape(text), "</pre>"]
     parts.append("</main>")

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from erpload.baseline import Comparison, render_table
+from erpload.report import resources_report
 from erpload.summary import EndpointSummary, RunSummary
 from erpload.units import fmt_bound, fmt_num, fmt_value
 
@@ -113,6 +114,7 @@ def render_markdown(summary: RunSummary, max_bytes: int = MAX_BYTES, top_n: int 
     ]
     lines += [f"> {cell(n)}" for n in summary.notes[:20]] + ([""] if summary.notes else [])
     lines += _baseline_section(summary.baseline, top_n) + [""]
+    lines += resources_report.markdown_lines(summary.resources, _table)
     tail: list[str] = []
     busiest = sorted(summary.requests, key=lambda e: (-e.count, e.label))
     shown = busiest[:top_n]
