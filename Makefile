@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 PYTEST_ARGS ?=
+JOBS ?= 2   # concurrent pytest processes (tests/parallel.py); JOBS=1 runs one plain pytest
 
 .PHONY: demo test lint bench clean
 
@@ -35,7 +36,7 @@ SYSTEM_PKGS  := chromium docker-compose iproute2
 
 test: $(STAMP) .system-tools-stamp
 	$(VENV)/bin/ruff check lib locustfiles tests bench
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) tests/parallel.py -j $(JOBS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lib locustfiles tests bench

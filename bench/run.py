@@ -43,6 +43,7 @@ def log(text: str) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line (see --help); --quick shortens every section."""
     ap = argparse.ArgumentParser(
         prog="bench/run.py", description="erpload benchmarks (see docs/performance.md)"
     )
@@ -151,11 +152,13 @@ def run_history(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def _last_live(r: dict[str, Any]) -> str:
+    """Median live-SLA sample time of the last simulated hour, for the progress line."""
     live = r.get("sample_ms_live_by_hour") or {}
     return f"{live[max(live, key=int)]['median']:.1f}" if live else "-"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the selected sections, print the table, write the JSON; exit 0, 1 (a section failed) or 2."""
     args = parse_args(argv)
     results: dict[str, Any] = {"started_at": now_iso(), "argv": sys.argv[1:], "machine": machine()}
     two_cpus = cpu_count() >= 2 and not args.no_pin

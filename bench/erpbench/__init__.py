@@ -6,6 +6,7 @@ Modules:
     nginx      - nginx on loopback serving those bodies (config from bench/nginx.conf.in)
     locust_run - one bounded Locust run with the measurement probe, and its results
     overhead, memory, scaleout, percentiles, history - the five measurements
+    profiling  - py-spy on one overhead run (optional, --profile)
     report     - the printed table and the JSON results
 """
 

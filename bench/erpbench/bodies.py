@@ -62,6 +62,7 @@ def token(role: str) -> str:
 
 
 def _ts(rnd: random.Random) -> str:
+    """A random ISO-8601 UTC timestamp in March 2026."""
     return (_T0 + timedelta(seconds=rnd.randint(0, 30 * 86400))).isoformat().replace("+00:00", "Z")
 
 
@@ -299,6 +300,7 @@ def inline_bodies() -> dict[str, str]:
     marker = "@@{}@@"  # placeholders for nginx variables inside dumped JSON
 
     def with_vars(obj: Any, **fields: str) -> str:
+        """Dump `obj`, then replace the quoted markers by nginx variables (unquoted numbers or quoted strings)."""
         text = dumps(obj)
         for key, var in fields.items():
             text = text.replace(dumps(marker.format(key)), var)

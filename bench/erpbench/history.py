@@ -106,9 +106,11 @@ class Clock:
     """The synthetic wall clock (unix seconds) that `locust.stats` reads via `time.time()`."""
 
     def __init__(self, start: float) -> None:
+        """Start the clock at unix time `start`."""
         self.now = start
 
     def time(self) -> float:
+        """The synthetic `time.time()`."""
         return self.now
 
 
@@ -307,6 +309,7 @@ def _poisson(rnd: random.Random, lam: float) -> int:
 
 
 def _pick(rnd: random.Random, shares: list[float]) -> int:
+    """Index drawn with probabilities `shares`."""
     x, acc = rnd.random(), 0.0
     for i, s in enumerate(shares):
         acc += s
@@ -316,6 +319,7 @@ def _pick(rnd: random.Random, shares: list[float]) -> int:
 
 
 def _median(values: list[float]) -> float:
+    """Upper median (no interpolation)."""
     ordered = sorted(values)
     return ordered[len(ordered) // 2]
 

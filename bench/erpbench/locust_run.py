@@ -73,6 +73,7 @@ class RunResult:
 
 
 def _children_cpu() -> float:
+    """User+system CPU seconds of every reaped child of this process so far."""
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
 
@@ -115,6 +116,7 @@ class LocustProcess:
         env: Mapping[str, str],
         cpus: str | None = None,
     ) -> None:
+        """Start the Locust process (pinned to `cpus` if given) with the probe writing into a temp dir."""
         self.label = label
         self.work = Path(tempfile.mkdtemp(prefix=f"erpload-bench-{label}-"))
         files = ",".join([*(str(f) for f in locustfiles), str(PROBE)])
@@ -136,6 +138,7 @@ class LocustProcess:
 
     @property
     def pid(self) -> int:
+        """PID of the Locust process (the master with --processes)."""
         return self.child.pid
 
     def finish(self, timeout_s: float, helper: Child | None = None) -> RunResult:

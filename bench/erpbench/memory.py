@@ -51,9 +51,16 @@ def run_one(variant: str, users: int, login: bool, target: NginxTarget) -> dict[
             "kb_per_user": round((after - before) / 1024 / max(spawned, 1), 2),
             "requests": probe.get("requests", 0),
             "failures": probe.get("failures", 0),
+            "net_connections": probe.get("net_connections"),
         }
     finally:
         res.cleanup()
+
+
+def _nc(row: dict[str, Any]) -> str:
+    """'12.3 ms for 1000': one psutil net_connections() call in that process (the sampler's cost)."""
+    nc = row.get("net_connections") or {}
+    return f"{nc.get('cpu_ms', '?')} ms for {nc.get('count', '?')}"
 
 
 def measure(
@@ -73,7 +80,8 @@ def measure(
                 log(
                     f"  memory {variant:7s} {'login' if login else 'idle ':5s} {users:6d} users: "
                     f"{row['rss_before_mb']:7.1f} -> {row['rss_after_mb']:7.1f} MB = {row['kb_per_user']:6.2f} KB/user "
-                    f"({row['spawned']} spawned, {row['requests']} requests, {row['failures']} failures)"
+                    f"({row['spawned']} spawned, {row['requests']} requests, {row['failures']} failures; "
+                    f"net_connections() {_nc(row)})"
                 )
     summary: dict[str, Any] = {}
     lo, hi = min(user_counts), max(user_counts)
@@ -92,6 +100,11 @@ def measure(
                 "marginal_kb_per_user": marginal,
                 "max_kb_per_user": max(m["kb_per_user"] for m in mine.values()),
             }
+    sampler = {
+        str(r["users"]): r["net_connections"]["cpu_ms"]
+        for r in rows
+        if r["login"] and r["variant"] == "erpload" and r.get("net_connections")
+    }
     worst = max(v["max_kb_per_user"] for k, v in summary.items() if k.startswith("erpload"))
     return {
         "goal_kb": GOAL_KB,
@@ -99,5 +112,6 @@ def measure(
         "summary": summary,
         "erpload_worst_kb_per_user": worst,
         "met": worst <= GOAL_KB,
+        "net_connections_ms_by_users": sampler,  # one psutil net_connections() call, logged-in users
         "runs": rows,
     }

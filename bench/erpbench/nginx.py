@@ -95,6 +95,7 @@ class NginxTarget:
     """
 
     def __init__(self, cpus: str | None = None, connections: int = 30000, keep_dir: bool = False) -> None:
+        """Configure; `start()` (or `with`) writes the prefix and starts nginx."""
         self.cpus = cpus
         self.connections = connections
         self.keep_dir = keep_dir
@@ -105,6 +106,7 @@ class NginxTarget:
 
     @property
     def url(self) -> str:
+        """Base URL of the running target."""
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 15.0) -> NginxTarget:

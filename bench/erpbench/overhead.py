@@ -258,6 +258,7 @@ def measure(
     med = {v: statistics.median(x["req_per_cpu_s"] for x in runs if x["variant"] == v) for v in variants}
 
     def paired(a: str, b: str) -> list[float]:
+        """Per round: req/CPU-s of variant `a` / that of `b` (same round, same conditions)."""
         out = []
         for r in range(rounds):
             by = {x["variant"]: x for x in runs if x["round"] == r}
@@ -299,6 +300,7 @@ def _whole_cpu(res: RunResult) -> float | None:
 
 
 def _sum_counts(items: Any) -> dict[str, int]:
+    """Add request-count dicts."""
     total: dict[str, int] = {}
     for counts in items:
         for k, v in counts.items():
@@ -307,5 +309,6 @@ def _sum_counts(items: Any) -> dict[str, int]:
 
 
 def _shares(counts: dict[str, int]) -> dict[str, float]:
+    """Counts -> shares of the total, largest first."""
     n = sum(counts.values()) or 1
     return {k: round(v / n, 4) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}

@@ -71,6 +71,7 @@ class Child:
         log_path: Path | None = None,
         stop_signal: int = signal.SIGTERM,
     ) -> None:
+        """Start `argv` in a new session, output to `log_path` (or discarded)."""
         self.argv = list(argv)
         self.log_path = log_path
         self.stop_signal = stop_signal
@@ -118,6 +119,7 @@ class Child:
             self._log = None
 
     def _signal(self, sig: int, quiet: bool = False) -> None:
+        """Send `sig` to the process group our child leads."""
         try:
             os.killpg(self.pid, sig)  # the group id is our child's own PID (start_new_session)
         except ProcessLookupError:

@@ -70,6 +70,7 @@ def profile_variant(
     delay = warmup_s + 2.0  # skip interpreter start-up and spawning: profile the steady window
 
     def attach(pid: int, _work: Path) -> Child:
+        """Start py-spy on `pid` once the warm-up is over (the delay aligns it with the window)."""
         argv = [
             "sh",
             "-c",

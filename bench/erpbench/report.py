@@ -53,6 +53,7 @@ def machine() -> dict[str, Any]:
 
 
 def _loadavg() -> list[float] | None:
+    """1/5/15-minute load average (other processes on the machine), if available."""
     try:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
@@ -60,6 +61,7 @@ def _loadavg() -> list[float] | None:
 
 
 def _status(met: bool | None) -> str:
+    """MET / MISSED / n/a."""
     return "n/a" if met is None else ("MET" if met else "MISSED")
 
 
@@ -111,6 +113,9 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     _status(met) if goal else "",
                 )
             )
+    if mem and mem.get("net_connections_ms_by_users"):
+        per = ", ".join(f"{u}: {ms:.1f}" for u, ms in mem["net_connections_ms_by_users"].items())
+        rows.append(("resource sampler: net_connections() ms per call (connections)", per, "", ""))
     so = results.get("scaleout")
     if so:
         for variant in ("erpload", "raw"):

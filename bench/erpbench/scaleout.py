@@ -106,6 +106,7 @@ def run_one(
 
 
 def _pct(x: float | None) -> str:
+    """A share as a percentage, '?' when unknown."""
     return "?" if x is None else f"{x:.0%}"
 
 

@@ -43,6 +43,7 @@ _result: dict[str, Any] = {"mode": MODE}
 
 
 def _kind(environment: Environment) -> str:
+    """'master', 'worker' or 'local'."""
     if isinstance(environment.runner, MasterRunner):
         return "master"
     return "worker" if isinstance(environment.runner, WorkerRunner) else "local"
@@ -57,6 +58,7 @@ def _me() -> psutil.Process:
 
 
 def _sample() -> dict[str, float]:
+    """Now: wall clock, this process's CPU times and RSS, the request counters."""
     me = _me()
     cpu = me.cpu_times()
     return {
@@ -70,6 +72,7 @@ def _sample() -> dict[str, float]:
 
 
 def _write() -> None:
+    """Write this process's record atomically (probe-<kind>-<pid>.json)."""
     _result["pid"] = os.getpid()
     path = Path(OUT_DIR) / f"probe-{_result.get('kind', 'x')}-{os.getpid()}.json"
     tmp = path.with_suffix(".tmp")
@@ -78,6 +81,7 @@ def _write() -> None:
 
 
 def _on_request(request_type: str, name: str, exception: BaseException | None = None, **_: Any) -> None:
+    """Count every request (the only per-request work the probe adds, identical in every run)."""
     _state["requests"] += 1
     if exception is not None:
         _state["failures"] += 1
@@ -85,6 +89,7 @@ def _on_request(request_type: str, name: str, exception: BaseException | None = 
 
 
 def _throughput_window() -> None:
+    """Sample at the window's start and end; record requests, CPU, request mix and host idle share."""
     late = 0.0
     if START_AT:
         wait = START_AT - time.time()
@@ -116,6 +121,7 @@ def _throughput_window() -> None:
 
 
 def _memory_window(environment: Environment) -> None:
+    """Wait until spawning and on_start requests settled, record RSS, then quit the run."""
     gevent.sleep(SETTLE_S)
     deadline = time.monotonic() + 120
     last, stable_since = -1, time.monotonic()
@@ -129,6 +135,11 @@ def _memory_window(environment: Environment) -> None:
     gc.collect()
     runner = environment.runner
     _result["after"] = {**_sample(), "users": runner.user_count if runner else 0}
+    # what one `net_connections()` call (erpload's resource sampler counts inet connections with it)
+    # costs in a process holding this many connections
+    c0 = time.process_time()
+    n_conns = len(_me().net_connections(kind="inet"))
+    _result["net_connections"] = {"count": n_conns, "cpu_ms": round((time.process_time() - c0) * 1000, 2)}
     _result["requests"] = _state["requests"]
     _result["failures"] = _state["failures"]
     _write()
@@ -138,6 +149,7 @@ def _memory_window(environment: Environment) -> None:
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
+    """Every process: count requests; hook test start, spawning complete and quitting."""
     if not OUT_DIR:
         return
     _result["kind"] = _kind(environment)
@@ -145,6 +157,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     environment.events.request.add_listener(_on_request)
 
     def on_test_start(**_: Any) -> None:
+        """Baseline RSS (memory mode) or start the measurement window (throughput mode)."""
         if MODE == "memory":
             gc.collect()
             _result["before"] = _sample()
@@ -153,10 +166,12 @@ def _on_init(environment: Environment, **_: Any) -> None:
             gevent.spawn(_throughput_window)
 
     def on_spawning_complete(**_: Any) -> None:
+        """Memory mode: measure once all users exist."""
         if MODE == "memory" and "after" not in _result:
             gevent.spawn(_memory_window, environment)
 
     def on_quitting(**_: Any) -> None:
+        """Add whole-run totals and write the record."""
         _result["quit"] = _sample()
         _result["total_requests"] = _state["requests"]
         _result["total_failures"] = _state["failures"]

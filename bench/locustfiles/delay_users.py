@@ -28,18 +28,23 @@ class DelayUser(FastHttpUser):
 
     @task
     def delayed(self) -> None:
+        """One GET of the server-timed endpoint."""
         self.client.get("/bench/delay", name="/bench/delay")
 
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
+    """Every process: record raw response times; write them at quitting."""
+
     def on_request(
         response_time: float | None, name: str, exception: BaseException | None = None, **_: Any
     ) -> None:
+        """Keep the unrounded response time of every /bench/delay request."""
         if name == "/bench/delay" and response_time is not None:
             _samples.append(response_time)
 
     def on_quitting(**_: Any) -> None:
+        """Write this process's samples."""
         if OUT_DIR:
             Path(OUT_DIR, f"raw-{os.getpid()}.json").write_text(json.dumps(_samples))
 

@@ -24,6 +24,7 @@ class IdleErpUser(ErpUser):
     wait_time = constant(3600)
 
     def on_start(self) -> None:
+        """ErpUser's own on_start (pooled account, checked login) when $BENCH_IDLE_LOGIN=1, else nothing."""
         if LOGIN:
             super().on_start()
 

@@ -25,6 +25,7 @@ class IdleRawUser(FastHttpUser):
     wait_time = constant(3600)
 
     def on_start(self) -> None:
+        """Log in (POST /auth/login, GET /auth/me) when $BENCH_IDLE_LOGIN=1, else nothing."""
         if LOGIN:
             resp = self.client.post("/auth/login", json=ACCOUNT)
             self.auth = {"Authorization": "Bearer " + json.loads(resp.content)["access_token"]}

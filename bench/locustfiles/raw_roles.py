@@ -72,6 +72,8 @@ def report_body() -> dict[str, str]:
 
 
 class _Raw(FastHttpUser):
+    """Base: log in on start, send requests with the bearer token, RBAC probes expecting 403."""
+
     abstract = True
     wait_time = constant(0)
     role_key = ""
@@ -120,10 +122,12 @@ class _Raw(FastHttpUser):
                 resp.success()
 
     def dashboard(self) -> None:
+        """GET /dashboard."""
         self.call("GET", "/dashboard")
 
 
 def _operator_probes(other: str) -> tuple[Probe, ...]:
+    """The probes of an operator (other department's work, admin/planning/warehouse screens)."""
     return (
         ("GET", "/admin/users", "/admin/users", {}),
         ("GET", ORDERS, ORDERS, {}),
@@ -139,6 +143,8 @@ def _operator_probes(other: str) -> tuple[Probe, ...]:
 
 
 class _RawOperator(_Raw):
+    """Shop-floor operator: queue, claim, record bundles (20 % finish the work order), notes."""
+
     abstract = True
     department = ""
     base_id = 0
@@ -191,24 +197,32 @@ class _RawOperator(_Raw):
 
 
 class RawCuttingOperator(_RawOperator):
+    """Mirror of CuttingOperator."""
+
     role_key = department = "cutting"
     base_id = 100000
     probes = _operator_probes("sewing")
 
 
 class RawSewingOperator(_RawOperator):
+    """Mirror of SewingOperator."""
+
     role_key = department = "sewing"
     base_id = 200000
     probes = _operator_probes("finishing")
 
 
 class RawFinishingOperator(_RawOperator):
+    """Mirror of FinishingOperator."""
+
     role_key = department = "finishing"
     base_id = 300000
     probes = _operator_probes("cutting")
 
 
 class RawQcInspector(_Raw):
+    """Mirror of QcInspector: pending list (50 ids), submit results, history."""
+
     role_key = "qc"
     probes = (
         ("GET", "/admin/audit-log", "/admin/audit-log", {}),
@@ -267,6 +281,8 @@ class RawQcInspector(_Raw):
 
 
 class RawPpicPlanner(_Raw):
+    """Mirror of PpicPlanner: list/search/open/plan orders, production report."""
+
     role_key = "ppic"
     probes = (
         ("GET", "/admin/users", "/admin/users", {}),
@@ -330,6 +346,8 @@ class RawPpicPlanner(_Raw):
 
 
 class RawWarehouseClerk(_Raw):
+    """Mirror of WarehouseClerk: receipts, receive, stock search/open/adjust (Idempotency-Key)."""
+
     role_key = "warehouse"
     probes = (
         ("GET", "/admin/rbac", "/admin/rbac", {}),
@@ -390,6 +408,8 @@ class RawWarehouseClerk(_Raw):
 
 
 class RawAdmin(_Raw):
+    """Mirror of Admin: users, audit log, RBAC matrix, reports, orders in progress."""
+
     role_key = "admin"
     probes = (
         ("POST", "/production/work-orders/0/claim", CLAIM, {}),

@@ -10,6 +10,10 @@ start, which covers a harness restarting the target), the seconds from the first
 failure to the start of the first SUSTAIN_S consecutive seconds that each had requests and together
 an error rate below MAX_ERROR_RATE; the worst episode counts. A run that never recovered reports
 infinity (every `recovery_s < N` rule fails); a run without failures reports 0.
+
+Only requests that measure the target's health count: RBAC probes (names ending in
+`erpload.users.PROBE_SUFFIX`) fail on purpose when the target misbehaves on permissions, not when it
+is down, so `install_correctness` passes that suffix as `ignore_suffixes` and they are left out.
 """
 
 from __future__ import annotations
@@ -48,13 +52,20 @@ def admin_session(base_url: str) -> requests.Session:
 
 
 class SecondCounts:
-    """Requests and failures per wall-clock second (`int(time.time())` -> [requests, failures])."""
+    """Requests and failures per wall-clock second (`int(time.time())` -> [requests, failures]).
 
-    def __init__(self) -> None:
+    Requests whose name ends in one of `ignore_suffixes` (RBAC probes) are not counted at all.
+    """
+
+    def __init__(self, ignore_suffixes: Iterable[str] = ()) -> None:
         self.seconds: dict[int, list[int]] = {}
         self._unsent: dict[int, list[int]] = {}
+        self.ignore_suffixes = tuple(s for s in ignore_suffixes if s)
 
-    def on_request(self, exception: BaseException | None = None, **_: Any) -> None:
+    def on_request(self, name: str = "", exception: BaseException | None = None, **_: Any) -> None:
+        """Locust `request` listener: count this request (and its failure) in the current second."""
+        if self.ignore_suffixes and str(name).endswith(self.ignore_suffixes):
+            return
         sec = int(time.time())
         for table in (self.seconds, self._unsent):
             row = table.setdefault(sec, [0, 0])
@@ -78,6 +89,7 @@ class SecondCounts:
             row[1] += int(f)
 
     def reset(self) -> None:
+        """Forget every counted second (test start)."""
         self.seconds.clear()
         self._unsent.clear()
 

@@ -1,0 +1,92 @@
+"""Run the test suite as N concurrent pytest processes (each a slice of the test files), one combined verdict.
+
+Most e2e tests wait on real processes (stages, think time, fault windows) rather than compute, so two
+pytest processes on two cores nearly halve the wall time. pytest-xdist cannot be used: its execnet
+workers run threads that gevent's monkey-patching (needed by the in-process Locust tests) breaks.
+Files are assigned greedily by an estimated cost so the slices finish together; each slice is an
+ordinary pytest run, and the closing line sums them: "N passed, M failed".
+
+    python tests/parallel.py [-j 2] [pytest args...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Estimated seconds per collected test, by tier (measured on 2 cores; only the ratios matter).
+COST = {"e2e": 20.0, "integration": 1.5, "unit": 0.02}
+COUNTS = re.compile(r"(\d+) (passed|failed|errors?|skipped|deselected|xfailed|xpassed)")
+
+
+def collect(extra: list[str]) -> dict[str, int]:
+    """Test file -> number of selected tests (pytest's own collection, same options)."""
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *extra],
+                         cwd=ROOT, capture_output=True, text=True, check=False)
+    files: dict[str, int] = {}
+    for line in out.stdout.splitlines():
+        if "::" in line:
+            path = line.split("::", 1)[0]
+            files[path] = files.get(path, 0) + 1
+    if not files:
+        sys.stdout.write(out.stdout + out.stderr)
+    return files
+
+
+def split(files: dict[str, int], jobs: int) -> list[list[str]]:
+    """Greedy longest-first assignment of files to `jobs` slices by estimated cost."""
+    def cost(path: str) -> float:
+        tier = next((t for t in COST if f"/{t}/" in f"/{path}"), "integration")
+        return files[path] * COST[tier]
+
+    slices: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(jobs)]
+    for path in sorted(files, key=cost, reverse=True):
+        i = min(range(jobs), key=lambda k: slices[k][0])
+        slices[i] = (slices[i][0] + cost(path), slices[i][1] + [path])
+    return [paths for _, paths in slices if paths]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-j", "--jobs", type=int, default=2)
+    ns, extra = parser.parse_known_args()
+    files = collect(extra)
+    if not files:
+        print("0 passed, 1 failed: no tests collected")
+        return 5
+    started = time.monotonic()
+    procs = []
+    for i, paths in enumerate(split(files, ns.jobs)):
+        log = open(ROOT / f".pytest-slice-{i}.log", "w")  # noqa: SIM115 (closed below)
+        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *extra, *paths]
+        procs.append((i, paths, log, subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)))
+    totals: dict[str, int] = {}
+    worst = 0
+    for i, paths, log, proc in procs:
+        rc = proc.wait()
+        log.close()
+        text = (ROOT / f".pytest-slice-{i}.log").read_text()
+        print(f"\n===== slice {i + 1}/{len(procs)}: {len(paths)} files, exit {rc} =====")
+        print(text.rstrip())
+        last = [ln for ln in text.splitlines() if COUNTS.search(ln) and " in " in ln]
+        for n, word in COUNTS.findall(last[-1] if last else ""):
+            key = "errors" if word.startswith("error") else word
+            totals[key] = totals.get(key, 0) + int(n)
+        worst = max(worst, rc)
+        (ROOT / f".pytest-slice-{i}.log").unlink(missing_ok=True)
+    passed, failed = totals.get("passed", 0), totals.get("failed", 0) + totals.get("errors", 0)
+    rest = ", ".join(f"{totals[k]} {k}" for k in ("skipped", "deselected") if totals.get(k))
+    print(f"\n{len(procs)} slices in {time.monotonic() - started:.0f}s")
+    print(f"{passed} passed, {failed} failed" + (f", {rest}" if rest else ""))
+    if passed == 0:
+        return 5
+    return worst if worst else (1 if failed else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
