@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 from typing import Any
@@ -31,44 +30,10 @@ from erpload import tallies
 from erpload.profiles import Profile, load_profile
 from erpload.recovery import FaultScheduler, SecondCounts, admin_session, recovery_report
 from erpload.shapes import current_profile
+from erpload.stockcheck import stock_report, stock_verdict
 from erpload.users import PROBE_SUFFIX
 
 log = logging.getLogger("erpload")
-MAX_PENDING_EXACT = 12  # subset sums of more unanswered adjustments than this are not enumerated
-
-
-def stock_verdict(sku: str, initial: int, final: int, ledger: dict[str, Any]) -> dict[str, Any]:
-    """One SKU: expected vs actual and the classification ok / lost / duplicated (pure)."""
-    delta, received = int(ledger.get("delta", 0)), int(ledger.get("received", 0))
-    pending = [int(v) for v in (ledger.get("pending") or {}).values()]
-    expected = initial + delta + received
-    diff = final - expected
-    if len(pending) <= MAX_PENDING_EXACT:
-        possible = {sum(c) for r in range(len(pending) + 1) for c in itertools.combinations(pending, r)}
-    else:  # too many to enumerate: anything between the extremes is accepted
-        lo, hi = sum(p for p in pending if p < 0), sum(p for p in pending if p > 0)
-        possible = set(range(lo, hi + 1))
-    if diff in possible:
-        status = "ok"
-    elif diff < min(possible):
-        status = "lost"
-    elif diff > max(possible):
-        status = "duplicated"
-    else:
-        status = "lost" if diff < 0 else "duplicated"
-    return {
-        "sku": sku,
-        "status": status,
-        "initial": initial,
-        "final": final,
-        "expected": expected,
-        "difference": diff,
-        "confirmed_delta": delta,
-        "adjustments": int(ledger.get("count", 0)),
-        "received": received,
-        "receipts": int(ledger.get("receipts", 0)),
-        "unanswered": len(pending),
-    }
 
 
 class Correctness:
@@ -176,9 +141,8 @@ class Correctness:
             stock_verdict(sku, self.initial[sku], final[sku], ledger.get(sku, {})) for sku in profile.hot_skus
         ]
         self.stock_rows = rows
-        lost = [r for r in rows if r["status"] == "lost"]
-        dup = [r for r in rows if r["status"] == "duplicated"]
-        for r in lost + dup:
+        report = stock_report(rows)
+        for r in sorted((r for r in rows if r["status"] != "ok"), key=lambda r: r["status"] != "lost"):
             log.error(
                 "erpload: %s update(s) on %s: initial %d + confirmed %+d + received %d = %d expected, target has %d",
                 r["status"],
@@ -189,16 +153,7 @@ class Correctness:
                 r["expected"],
                 r["final"],
             )
-        return {
-            "checked": True,
-            "skus": len(rows),
-            "lost_updates": len(lost),
-            "duplicated_updates": len(dup),
-            "missing_units": -sum(r["difference"] for r in lost),
-            "surplus_units": sum(r["difference"] for r in dup),
-            "confirmed_adjustments": sum(r["adjustments"] for r in rows),
-            "per_sku": rows,
-        }
+        return report
 
     def lost_updates(self) -> int | None:
         return None if self.stock_rows is None else sum(r["status"] == "lost" for r in self.stock_rows)

@@ -1,7 +1,8 @@
 """report.html: one self-contained page (inline CSS + inline SVG, no script, no external URL).
 
 Stable hooks for browser tests: `#verdict`, `#sla-table`, `#chart-users`, `#chart-rps`,
-`#chart-latency`, `#chart-errors`, `#requests-table`, `#roles-table`, `#errors-table`, `#baseline`.
+`#chart-latency`, `#chart-errors`, `#requests-table`, `#roles-table`, `#errors-table`, `#baseline`,
+`#correctness` (erpload.report.correctness_report).
 Every string that comes from a user, a profile or the target is passed through `html.escape`.
 """
 
@@ -14,7 +15,7 @@ from importlib import resources
 from string import Template
 
 from erpload.baseline import Comparison
-from erpload.report import resources_report
+from erpload.report import correctness_report, resources_report
 from erpload.report.charts import Series, line_chart
 from erpload.summary import EndpointSummary, RunSummary
 from erpload.units import fmt_bound, fmt_num, fmt_value
@@ -192,6 +193,7 @@ def render_html(summary: RunSummary) -> str:
         "<h2>Over time</h2>",
         _charts(summary),
         _baseline(summary),
+        correctness_report.html_section(summary.correctness, summary.requests),
     ]
     busiest = sorted(summary.requests, key=lambda e: (-e.count, e.label))
     cut = f" (top {MAX_ROWS} of {len(busiest)} by count)" if len(busiest) > MAX_ROWS else ""

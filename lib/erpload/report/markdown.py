@@ -1,4 +1,4 @@
-"""summary.md: verdict, SLA table, top requests, errors, baseline regressions; always < 1 MiB.
+"""summary.md: verdict, SLA table, resources, correctness, top requests, errors, baseline; always < 1 MiB.
 
 GitHub rejects a step summary over 1 MiB, and PR comments are capped lower, so tables are cut to
 the most requested endpoints / most frequent errors with a note, and the whole text is bounded by
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from erpload.baseline import Comparison, render_table
-from erpload.report import resources_report
+from erpload.report import correctness_report, resources_report
 from erpload.summary import EndpointSummary, RunSummary
 from erpload.units import fmt_bound, fmt_num, fmt_value
 
@@ -115,7 +115,7 @@ def render_markdown(summary: RunSummary, max_bytes: int = MAX_BYTES, top_n: int 
     lines += [f"> {cell(n)}" for n in summary.notes[:20]] + ([""] if summary.notes else [])
     lines += _baseline_section(summary.baseline, top_n) + [""]
     lines += resources_report.markdown_lines(summary.resources, _table)
-    tail: list[str] = []
+    tail: list[str] = correctness_report.markdown_lines(summary.correctness, _table, cell, summary.requests)
     busiest = sorted(summary.requests, key=lambda e: (-e.count, e.label))
     shown = busiest[:top_n]
     tail += [f"## Requests (top {len(shown)} of {len(busiest)} by count)", ""]

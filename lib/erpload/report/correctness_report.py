@@ -1,0 +1,213 @@
+"""The correctness part of summary.md and report.html, from summary.json's free-form `correctness` (pure).
+
+Shows what `erpload.correctness` recorded: the lost / duplicated stock-update check with per-SKU
+evidence (the SKUs that failed first, capped at MAX_SKU_ROWS), RBAC violations per role, recovery
+episodes after scheduled faults, and the WebSocket figures (the "WS ..." request rows, plus a
+`websocket` mapping if one is ever recorded). Nothing is shown when there is no correctness data.
+
+Stable hooks for browser tests: `#correctness`, `#stock-table`, `#rbac-table`, `#recovery-table`,
+`#faults-table`, `#ws-table`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from html import escape
+from typing import Any
+
+from erpload.summary import EndpointSummary
+from erpload.units import fmt_num, fmt_value
+
+MAX_SKU_ROWS = 50  # per-SKU evidence rows shown; summary.json has them all
+MAX_ROWS = 50  # other tables (roles, episodes, faults)
+STOCK_HEADER = ["sku", "status", "initial", "confirmed delta", "received", "expected", "final", "difference",
+                "adjustments", "unanswered"]
+RBAC_HEADER = ["role", "violations"]
+RECOVERY_HEADER = ["from (s)", "first failure (s)", "recovered at (s)", "recovery", "failures"]
+FAULT_HEADER = ["fault", "action", "at (s)", "duration (s)", "applied", "error"]
+WS_HEADER = ["request", "count", "fail", "p50", "p95", "p99", "max"]
+
+Table = Callable[[list[str], Iterable[Sequence[object]]], list[str]]
+
+
+def _n(value: Any) -> str:
+    """A number for a cell ('–' when absent)."""
+    if value is None or isinstance(value, bool):
+        return "–" if value is None else str(value)
+    return fmt_num(value) if isinstance(value, float) else str(value)
+
+
+def _recovery(value: Any, recovered: Any = True) -> str:
+    """'4 s', or 'not recovered' for None/inf (JSON stores infinity as null)."""
+    if recovered is False or value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "not recovered"
+    return fmt_value("duration", float(value))
+
+
+def has_data(correctness: Mapping[str, Any] | None, ws: Sequence[EndpointSummary] = ()) -> bool:
+    """True when there is something to show."""
+    if ws:
+        return True
+    if not correctness:
+        return False
+    rec = correctness.get("recovery") or {}
+    return bool(correctness.get("stock") or correctness.get("rbac_violations") or rec.get("episodes")
+                or rec.get("faults") or correctness.get("websocket"))
+
+
+def ws_requests(requests: Iterable[EndpointSummary]) -> list[EndpointSummary]:
+    """The WebSocket rows of the request stats (method "WS", erpload.ws)."""
+    return [e for e in requests if e.method == "WS"]
+
+
+def stock_line(stock: Mapping[str, Any]) -> str:
+    """One sentence on the stock check."""
+    if not stock.get("checked"):
+        return f"Stock check not done: {stock.get('error') or 'unknown reason'}"
+    return (f"{_n(stock.get('lost_updates'))} lost and {_n(stock.get('duplicated_updates'))} duplicated update(s) "
+            f"on {_n(stock.get('skus'))} SKU(s) ({_n(stock.get('missing_units'))} unit(s) missing, "
+            f"{_n(stock.get('surplus_units'))} surplus; {_n(stock.get('confirmed_adjustments'))} confirmed "
+            "adjustments)")
+
+
+def stock_rows(stock: Mapping[str, Any]) -> tuple[list[list[str]], int]:
+    """Per-SKU evidence, failing SKUs first, cut to MAX_SKU_ROWS; and how many rows there were."""
+    per_sku = [r for r in stock.get("per_sku") or () if isinstance(r, Mapping)]
+    ordered = sorted(per_sku, key=lambda r: r.get("status") == "ok")  # stable: lost/duplicated first
+    keys = ["sku", "status", "initial", "confirmed_delta", "received", "expected", "final", "difference",
+            "adjustments", "unanswered"]
+    return [[_n(r.get(k)) for k in keys] for r in ordered[:MAX_SKU_ROWS]], len(per_sku)
+
+
+def rbac_rows(violations: Mapping[str, Any]) -> list[list[str]]:
+    """Roles with their violation counts, most first."""
+    items = sorted(violations.items(), key=lambda kv: (-int(kv[1] or 0), str(kv[0])))
+    return [[str(role), _n(n)] for role, n in items[:MAX_ROWS]]
+
+
+def recovery_rows(recovery: Mapping[str, Any]) -> list[list[str]]:
+    """One row per episode (from each applied fault, or the run start)."""
+    return [[_n(e.get("from_s")), _n(e.get("first_failure_s")), _n(e.get("recovered_s")),
+             _recovery(e.get("recovery_s"), e.get("recovered")), _n(e.get("failures"))]
+            for e in (recovery.get("episodes") or [])[:MAX_ROWS] if isinstance(e, Mapping)]
+
+
+def fault_rows(recovery: Mapping[str, Any]) -> list[list[str]]:
+    """One row per scheduled fault as applied (or not)."""
+    return [[str(f.get("fault") or ""), str(f.get("action") or ""), _n(f.get("at_s")), _n(f.get("duration_s")),
+             "yes" if f.get("ok") else "NO", str(f.get("error") or "")]
+            for f in (recovery.get("faults") or [])[:MAX_ROWS] if isinstance(f, Mapping)]
+
+
+def ws_rows(ws: Sequence[EndpointSummary]) -> list[list[str]]:
+    """WebSocket connect / event latency / broadcast rows."""
+    def ms(v: float | None) -> str:
+        return "–" if v is None else fmt_value("latency", v)
+    return [[e.name, str(e.count), str(e.failures), ms(e.p50), ms(e.p95), ms(e.p99), ms(e.max)]
+            for e in ws[:MAX_ROWS]]
+
+
+def _recovery_line(recovery: Mapping[str, Any]) -> str:
+    worst = _recovery(recovery.get("recovery_s"))
+    return (f"Recovery (worst episode): {worst} — recovered = {_n(recovery.get('sustain_s'))} s in a row "
+            f"under {fmt_value('rate', float(recovery.get('max_error_rate') or 0))} errors")
+
+
+def _ws_extra(correctness: Mapping[str, Any]) -> list[tuple[str, str]]:
+    ws = correctness.get("websocket")
+    return [(str(k), _n(v)) for k, v in list(ws.items())[:MAX_ROWS]] if isinstance(ws, Mapping) else []
+
+
+def markdown_lines(correctness: Mapping[str, Any] | None, table: Table, cell: Callable[[object], str],
+                   requests: Iterable[EndpointSummary] = ()) -> list[str]:
+    """'## Correctness' with its tables; `table(header, rows)` and `cell(text)` are the report's escaping helpers."""
+    correctness = correctness or {}
+    ws = ws_requests(requests)
+    if not has_data(correctness, ws):
+        return []
+    out = ["## Correctness", ""]
+    stock = correctness.get("stock")
+    if isinstance(stock, Mapping) and stock:
+        out += ["### Stock updates", "", cell(stock_line(stock)), ""]
+        rows, total = stock_rows(stock)
+        if rows:
+            if total > len(rows):
+                out += [f"_Showing {len(rows)} of {total} SKUs (failing first); summary.json has all._", ""]
+            out += [*table(STOCK_HEADER, rows), ""]
+    violations = correctness.get("rbac_violations")
+    if isinstance(violations, Mapping):
+        total_v = sum(int(v or 0) for v in violations.values())
+        out += ["### RBAC violations", "", f"{total_v} probe(s) answered 2xx instead of 403.", ""]
+        if violations:
+            out += [*table(RBAC_HEADER, rbac_rows(violations)), ""]
+    recovery = correctness.get("recovery")
+    if isinstance(recovery, Mapping) and (recovery.get("episodes") or recovery.get("faults")):
+        out += ["### Recovery", "", cell(_recovery_line(recovery)), ""]
+        if recovery.get("faults"):
+            out += [*table(FAULT_HEADER, fault_rows(recovery)), ""]
+        if recovery.get("episodes"):
+            out += [*table(RECOVERY_HEADER, recovery_rows(recovery)), ""]
+    extra = _ws_extra(correctness)
+    if ws or extra:
+        out += ["### WebSocket", ""]
+        if ws:
+            out += [*table(WS_HEADER, ws_rows(ws)), ""]
+        if extra:
+            out += [*table(["figure", "value"], extra), ""]
+    return out
+
+
+def _html_table(table_id: str, header: Sequence[str], rows: Iterable[Sequence[str]],
+                row_class: Callable[[Sequence[str]], str] = lambda r: "") -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = []
+    for r in rows:
+        cls = row_class(r)
+        tds = "".join(f"<td>{escape(c)}</td>" for c in r)
+        body.append(f'<tr class="{escape(cls)}">{tds}</tr>' if cls else f"<tr>{tds}</tr>")
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def html_section(correctness: Mapping[str, Any] | None, requests: Iterable[EndpointSummary] = ()) -> str:
+    """<section id="correctness">: stock check, RBAC violations, recovery, WebSocket ('' without data)."""
+    correctness = correctness or {}
+    ws = ws_requests(requests)
+    if not has_data(correctness, ws):
+        return ""
+    parts = ['<section id="correctness"><h2>Correctness</h2>']
+    stock = correctness.get("stock")
+    if isinstance(stock, Mapping) and stock:
+        parts.append(f'<h3>Stock updates</h3><p class="note">{escape(stock_line(stock))}</p>')
+        rows, total = stock_rows(stock)
+        if rows:
+            if total > len(rows):
+                parts.append(f'<p class="note">Showing {len(rows)} of {total} SKUs (failing first); '
+                             "summary.json has all.</p>")
+            parts.append('<div class="scroll">' + _html_table(
+                "stock-table", STOCK_HEADER, rows, lambda r: "" if r[1] == "ok" else "fail") + "</div>")
+    violations = correctness.get("rbac_violations")
+    if isinstance(violations, Mapping):
+        total_v = sum(int(v or 0) for v in violations.values())
+        parts.append(f"<h3>RBAC violations</h3><p>{total_v} probe(s) answered 2xx instead of 403.</p>")
+        if violations:
+            parts.append(_html_table("rbac-table", RBAC_HEADER, rbac_rows(violations),
+                                     lambda r: "fail" if r[1] not in ("0", "–") else ""))
+    recovery = correctness.get("recovery")
+    if isinstance(recovery, Mapping) and (recovery.get("episodes") or recovery.get("faults")):
+        parts.append(f"<h3>Recovery</h3><p>{escape(_recovery_line(recovery))}</p>")
+        if recovery.get("faults"):
+            parts.append(_html_table("faults-table", FAULT_HEADER, fault_rows(recovery),
+                                     lambda r: "" if r[4] == "yes" else "fail"))
+        if recovery.get("episodes"):
+            parts.append(_html_table("recovery-table", RECOVERY_HEADER, recovery_rows(recovery),
+                                     lambda r: "fail" if r[3] == "not recovered" else ""))
+    extra = _ws_extra(correctness)
+    if ws or extra:
+        parts.append("<h3>WebSocket</h3>")
+        if ws:
+            parts.append(_html_table("ws-table", WS_HEADER, ws_rows(ws)))
+        if extra:
+            parts.append(_html_table("ws-figures", ["figure", "value"], [list(x) for x in extra]))
+    parts.append("</section>")
+    return "".join(parts)
