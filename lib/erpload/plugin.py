@@ -28,7 +28,7 @@ from erpload import arrival, credentials, health
 from erpload import users as erp_users
 from erpload.baseline import compare
 from erpload.correctness import install_correctness
-from erpload.distributed import CumulativeTallies, Exchange, tag_roles
+from erpload.distributed import CumulativeTallies, Exchange, drain_workers_before_quit, tag_roles
 from erpload.errors import ConfigError, ExitCode
 from erpload.histogram import fine_bucket
 from erpload.profiles import Profile, load_profile
@@ -266,6 +266,7 @@ def install(environment: Environment) -> ErploadRun:
     _check_credentials()
     tag_roles(list(environment.user_classes))
     run.exchange.install(environment)
+    drain_workers_before_quit(environment)
     environment.events.test_start.add_listener(run.on_any_test_start)
     run.exchange.provide("tallies", _read_tallies)
     run.exchange.merge("tallies", run.tallies.on_payload)

@@ -109,3 +109,28 @@ def test_master_and_two_workers_as_processes(target: Target, tmp_path: Path):
     for text in [master.output] + [w.output for w in workers]:
         assert "Traceback" not in text
     assert json.loads((rep / "summary.json").read_text())["load"]["rbac_violations"] == {}
+
+
+def test_distributed_verdict_counts_every_request_the_target_served(tmp_path: Path):
+    """With --stop-timeout, workers finish in-flight tasks after "quit": their last requests must still count."""
+    from test_verdicts import _request_count
+
+    # Slow dashboards keep users mid-request when the run ends, so workers need > 0.5 s to stop.
+    fresh = Target(tmp_path, "--latency-ms", "1500", "--latency-path", "^/dashboard$", name="counted")
+    port = free_port()
+    try:
+        before = _request_count(fresh.url)
+        master, rep = start_locust(tmp_path, fresh.url, PROFILES / "short.yaml", "--master", "--expect-workers", "2",
+                                   "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                                   "--stop-timeout", "6", name="master")
+        workers = [Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), "--worker", "--master-host",
+                         "127.0.0.1", "--master-port", str(port)], env=FAST_THINK, name=f"w{i}", log_dir=tmp_path)
+                   for i in range(2)]
+        assert master.wait(120) == 3, master.tail()   # the slow dashboard breaks its SLA rule
+        for w in workers:
+            assert w.wait(60) == 0, w.tail()                # told to quit, not left behind by the master
+        served = _request_count(fresh.url) - before
+    finally:
+        fresh.stop()
+    s = load_summary(rep)
+    assert s["total"]["count"] == served, f"verdict counted {s['total']['count']}, the target served {served}"
