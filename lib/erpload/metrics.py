@@ -20,11 +20,18 @@ MB = 1024.0 * 1024.0
 class ProcessSampler:
     """CPU %, RSS, threads, open fds and inet connections of one process (+ children if asked)."""
 
-    def __init__(self, pid: int | None = None, children: bool = False, connections: bool = True) -> None:
+    def __init__(self, pid: int | None = None, children: bool = False, connections: bool = True,
+                 connections_every: int = 10) -> None:
         self.proc = psutil.Process(pid)
         self.pid = self.proc.pid
         self.children = children
         self.connections = connections
+        # psutil's net_connections() walks every socket: 31 / 163 / 286 ms at 1k / 5k / 10k connections
+        # (bench, docs/performance.md), far too much to pay every second on a load generator. Count them
+        # every Nth sample and repeat the last count in between.
+        self.connections_every = max(1, connections_every)
+        self._samples = 0
+        self._last_conns = 0.0
         self._kids: dict[int, psutil.Process] = {}
         self.proc.cpu_percent(None)  # prime: the first call always returns 0.0
         self._refresh_children()
@@ -57,17 +64,23 @@ class ProcessSampler:
 
     def sample(self) -> dict[str, float] | None:
         """One sample ({cpu_percent, rss_mb, threads, fds, connections}); None once the process is gone."""
+        count_conns = self.connections and self._samples % self.connections_every == 0
+        self._samples += 1
         try:
-            out = _read(self.proc, self.connections)
+            out = _read(self.proc, count_conns)
         except psutil.Error:
             return None
         for kid in self._refresh_children():
             try:
-                k = _read(kid, self.connections)
+                k = _read(kid, count_conns)
             except psutil.Error:
                 continue
             for key in out:
                 out[key] += k[key]
+        if count_conns:
+            self._last_conns = out["connections"]
+        else:
+            out["connections"] = self._last_conns
         return {k: round(v, 3) for k, v in out.items()}
 
 

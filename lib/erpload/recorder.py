@@ -41,6 +41,28 @@ def snapshot_of(stats: LocustStats, role_stats: LocustStats, duration_s: float,
     return snap
 
 
+PRUNE_EVERY_S = 60.0  # how often the master drops old per-second counters
+KEEP_S = 20  # Locust reads only the last ~12 s of them (current_rps); keep a margin
+
+
+def prune_per_second_counters(stats: LocustStats, now: float, keep_s: int = KEEP_S) -> int:
+    """Drop Locust's per-second request/failure counters older than `keep_s`; return how many went.
+
+    `StatsEntry.num_reqs_per_sec` / `num_fail_per_sec` gain one key per second per endpoint on the
+    master and are never trimmed: +15 MB per hour at 40 endpoints (bench, docs/performance.md), so
+    a 24-hour soak's master would grow without bound. Only their last ~12 s are ever read.
+    """
+    cutoff = int(now) - keep_s
+    dropped = 0
+    for entry in [*list(stats.entries.values()), stats.total]:
+        for counter in (entry.num_reqs_per_sec, entry.num_fail_per_sec):
+            old = [t for t in counter if t < cutoff]
+            for t in old:
+                del counter[t]
+            dropped += len(old)
+    return dropped
+
+
 class RunRecorder:
     """Samples the run on the master; owns the timeline, the stage marks and the live-abort tracker."""
 
@@ -58,6 +80,7 @@ class RunRecorder:
         self.max_workers = 0
         self._prev: tuple[float, int, int, Histogram] | None = None
         self._glet: gevent.Greenlet | None = None
+        self._last_prune = 0.0
 
     def elapsed(self) -> float:
         return 0.0 if self.t0 is None else time.monotonic() - self.t0
@@ -118,6 +141,11 @@ class RunRecorder:
         pct = [window.percentile(p) if window.count else None for p in (0.5, 0.95, 0.99)]
         self.timeline.append(now, dt, runner.user_count if runner else 0, dn / dt,
                              (fails - prev_fails) / dn if dn > 0 else 0.0, *pct)
+        if now - self._last_prune >= PRUNE_EVERY_S:
+            self._last_prune = now
+            wall = time.time()
+            prune_per_second_counters(self.env.stats, wall)
+            prune_per_second_counters(self.role_stats, wall)
         if self.tracker is not None and self.trip is None:
             end = self.snapshot()
             trip = self.tracker.check(now, end, self.windows(end))

@@ -57,7 +57,9 @@ class ResourceMonitor:
         self.env, self.run = environment, run
         self.interval = max(0.05, float(_opt(environment, "resource_interval", 1.0)))
         self.host = socket.gethostname()
-        self.self_sampler = ProcessSampler()
+        # A load generator never counts its own connections: psutil walks every socket (286 ms at 10k)
+        # and blocks the event loop meanwhile, which would inflate the latencies it reports.
+        self.self_sampler = ProcessSampler(connections=False)
         self.host_sampler = HostSampler()
         self.host_latest: dict[str, float] = {}
         self.pending: deque[tuple[float, dict[str, float]]] = deque(maxlen=MAX_PENDING)

@@ -102,3 +102,19 @@ def test_verdict_identical_and_locust_default_buckets_would_be_wrong():
         mp.setattr(locust.stats, "bucket_response_time", LOCUST_BUCKETS)
         default = local_path(samples).get("/ppic/manufacturing-orders", "GET")
     assert default.get_response_time_percentile(0.95) == 1000
+
+
+def test_per_second_counters_are_pruned_but_totals_and_histograms_kept():
+    """The master's per-second counters stay bounded over a long run; nothing the verdict reads is lost."""
+    from erpload.recorder import prune_per_second_counters
+
+    stats = local_path(stream(7, 1000))
+    entry = stats.get("/ppic/manufacturing-orders", "GET")
+    now = 1_800_000_000
+    for t in range(now - 8 * 3600, now + 1):                 # an 8-hour history, one key per second
+        entry.num_reqs_per_sec[t] = entry.num_fail_per_sec[t] = stats.total.num_reqs_per_sec[t] = 1
+    before = (entry.num_requests, dict(entry.response_times), entry.get_response_time_percentile(0.95))
+    dropped = prune_per_second_counters(stats, now)
+    assert dropped > 3 * 8 * 3600 - 100
+    assert all(t >= now - 20 for t in entry.num_reqs_per_sec) and len(entry.num_reqs_per_sec) <= 21
+    assert (entry.num_requests, dict(entry.response_times), entry.get_response_time_percentile(0.95)) == before

@@ -117,3 +117,17 @@ def test_under_delivery_after_grace_only():
     assert all(d.feed(float(t), 7) is None for t in range(40, 56))  # 3 short, 15 s so far
     ep = d.feed(56.0, 7)
     assert ep is not None and ep.start_s == 40.0 and ep.value == 7 and ep.peak == 10
+
+
+def test_connections_are_counted_every_nth_sample_only(monkeypatch):
+    """net_connections() is expensive with many sockets: counted every 10th sample, repeated in between."""
+    import psutil
+
+    from erpload.metrics import ProcessSampler
+
+    calls = []
+    monkeypatch.setattr(psutil.Process, "net_connections", lambda self, kind="inet": calls.append(kind) or [1, 2, 3])
+    sampler = ProcessSampler(connections_every=10)
+    samples = [sampler.sample() for _ in range(25)]
+    assert len(calls) == 3                                   # samples 0, 10 and 20
+    assert all(s is not None and s["connections"] == 3.0 for s in samples)
