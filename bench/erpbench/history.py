@@ -43,6 +43,7 @@ from erpload.distributed import ROLE_METHOD, Exchange
 from erpload.histogram import fine_bucket
 from erpload.plugin import ErploadRun
 from erpload.profiles import load_profile
+from erpload.recorder import prune_per_second_counters
 from erpload.sla import parse_rules
 
 REPO = Path(__file__).resolve().parents[2]
@@ -244,8 +245,9 @@ def simulate(
         rec.sample()
         dt_ms = (time.perf_counter() - s0) * 1000
         (live_ms.append((sec / 3600, dt_ms)) if evaluate_live else plain_ms.append(dt_ms))
-        if prune_per_sec and sec % 60 == 0:
-            _prune(master.stats, run.exchange.role_stats, int(clock.now) - 20)
+        if prune_per_sec and sec % 60 == 0:  # what RunRecorder.sample does every 60 s, on the synthetic clock
+            prune_per_second_counters(master.stats, clock.now)
+            prune_per_second_counters(run.exchange.role_stats, clock.now)
         if (sec + 1) % 3600 == 0 or sec + 1 == total_s:
             hourly.append(
                 {
@@ -331,15 +333,6 @@ def _per_sec_entries(*all_stats: RequestStats) -> int:
         for e in [*stats.entries.values(), stats.total]:
             n += len(e.num_reqs_per_sec) + len(e.num_fail_per_sec)
     return n
-
-
-def _prune(stats: RequestStats, roles: RequestStats, before: int) -> None:
-    """What a fix could do: drop per-second counters older than `before` (current_rps reads ~12 s)."""
-    for s in (stats, roles):
-        for e in [*s.entries.values(), s.total]:
-            for d in (e.num_reqs_per_sec, e.num_fail_per_sec):
-                for key in [k for k in d if k < before]:
-                    del d[key]
 
 
 def main(argv: list[str] | None = None) -> int:

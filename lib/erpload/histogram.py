@@ -86,10 +86,13 @@ class Histogram:
         self, counts: Mapping[Any, int] | None = None, min: float | None = None, max: float | None = None
     ) -> None:
         self.counts: dict[Bucket, int] = {}
-        for key, n in (counts or {}).items():
-            if n:
-                k = _key(key)
-                self.counts[k] = self.counts.get(k, 0) + int(n)
+        if counts and all(type(k) is int for k in counts):  # Locust's live dicts: copy, no per-key parsing
+            self.counts = {k: int(n) for k, n in counts.items() if n}
+        else:
+            for key, n in (counts or {}).items():
+                if n:
+                    k = _key(key)
+                    self.counts[k] = self.counts.get(k, 0) + int(n)
         self.min = min
         self.max = max
 
