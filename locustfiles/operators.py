@@ -7,7 +7,7 @@ from typing import Any
 
 from locust import between, task
 
-from erpload.users import ErpUser, Probe
+from erpload.users import ErpUser, Probe, item_ids, pop_random
 
 WORK_ORDERS = "/production/work-orders"
 CLAIM = "/production/work-orders/[id]/claim"
@@ -63,7 +63,7 @@ class _Operator(ErpUser):
         body = self.api("GET", WORK_ORDERS, params={"department": self.department, "status": "open",
                                                     "page_size": 50}, required=("items", "total"))
         if body is not None:
-            self.candidates = [wo["id"] for wo in body["items"] if isinstance(wo, dict) and "id" in wo]
+            self.candidates = item_ids(body)
 
     @task(18)
     def record_bundle(self) -> None:
@@ -94,7 +94,7 @@ class _Operator(ErpUser):
             self.view_queue()
         if not self.candidates:
             return None
-        wo_id = self.candidates.pop(random.randrange(len(self.candidates)))
+        wo_id = pop_random(self.candidates)
         body = self.api("POST", f"{WORK_ORDERS}/{wo_id}/claim", name=CLAIM, ok_conflict=True,  # 409: taken already
                         required=(*_WO_FIELDS, "assignee"), validate=self._claimed_by_me)
         self.holding = body

@@ -8,7 +8,7 @@ from typing import Any
 
 from locust import between, task
 
-from erpload.users import ErpUser, Probe
+from erpload.users import ErpUser, Probe, item_ids
 
 ORDERS = "/ppic/manufacturing-orders"
 ORDER = "/ppic/manufacturing-orders/[id]"
@@ -52,7 +52,7 @@ class PpicPlanner(ErpUser):
 
     def _remember(self, body: dict[str, Any] | None) -> None:
         if body is not None:
-            ids = [mo["id"] for mo in body["items"] if isinstance(mo, dict) and "id" in mo]
+            ids = item_ids(body)
             self.order_ids = (ids + self.order_ids)[:100]
 
     @task(8)

@@ -7,7 +7,7 @@ from typing import Any
 
 from locust import between, task
 
-from erpload.users import ErpUser, Probe
+from erpload.users import ErpUser, Probe, item_ids, pop_random
 
 TESTS = "/qc/tests"
 RESULT = "/qc/tests/[id]/result"
@@ -36,7 +36,7 @@ class QcInspector(ErpUser):
         """Open the list of lots waiting for inspection."""
         body = self.api("GET", TESTS, params={"status": "pending", "page_size": 50}, required=("items", "total"))
         if body is not None:
-            self.pending = [t["id"] for t in body["items"] if isinstance(t, dict) and "id" in t]
+            self.pending = item_ids(body)
 
     @task(10)
     def inspect_lot(self) -> None:
@@ -45,7 +45,7 @@ class QcInspector(ErpUser):
             self.review_pending()
         if not self.pending:
             return
-        test_id = self.pending.pop(random.randrange(len(self.pending)))
+        test_id = pop_random(self.pending)
         passed = random.random() < PASS_SHARE
         result: dict[str, Any] = {"passed": passed, "defects": random.randint(0, 2) if passed else random.randint(3, 20)}
         if not passed:

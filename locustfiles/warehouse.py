@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from locust import between, task
 
-from erpload.users import ErpUser, Probe, record_stock
+from erpload.users import ErpUser, Probe, item_ids, pop_random, record_stock
 
 RECEIPTS = "/warehouse/receipts"
 RECEIVE = "/warehouse/receipts/[id]/receive"
@@ -55,7 +55,7 @@ class WarehouseClerk(ErpUser):
         """Open the list of lots waiting to be received."""
         body = self.api("GET", RECEIPTS, params={"status": "pending", "page_size": 50}, required=("items", "total"))
         if body is not None:
-            self.receipts = [r["id"] for r in body["items"] if isinstance(r, dict) and "id" in r]
+            self.receipts = item_ids(body)
 
     @task(6)
     def receive_lot(self) -> None:
@@ -64,7 +64,7 @@ class WarehouseClerk(ErpUser):
             self.pending_receipts()
         if not self.receipts:
             return
-        receipt_id = self.receipts.pop(random.randrange(len(self.receipts)))
+        receipt_id = pop_random(self.receipts)
         body = self.api("POST", f"{RECEIPTS}/{receipt_id}/receive", name=RECEIVE, ok_conflict=True,
                         json={"location": random.choice(LOCATIONS)},
                         required=("receipt.sku", "receipt.quantity", "stock.sku", "stock.quantity"))

@@ -369,6 +369,16 @@ class ErpUser(FastHttpUser):
 ErpUser.on_start = _guard(ErpUser.on_start)  # type: ignore[method-assign]
 
 
+def item_ids(body: Any) -> list[Any]:
+    """The `id` of every object in a list response's `items` (the list was already validated)."""
+    return [item["id"] for item in body["items"] if isinstance(item, dict) and "id" in item]
+
+
+def pop_random(ids: list[Any]) -> Any:
+    """Take one id at random out of `ids` (so two tasks of one user never pick the same one)."""
+    return ids.pop(random.randrange(len(ids)))
+
+
 def _has(body: Any, field: str) -> bool:
     """Whether `body` has `field` (dotted path into nested objects, e.g. 'work_order.status')."""
     for part in field.split("."):
