@@ -28,15 +28,23 @@ class Admin(ErpUser):
     @task(6)
     def browse_users(self) -> None:
         """Page through the user list, filtered by role."""
-        self.api("GET", "/admin/users", params={"role": random.choice(ROLES), "page": random.randint(1, 2),
-                                                "page_size": 50}, required=("items", "total"),
-                 validate=_no_secrets)
+        self.api(
+            "GET",
+            "/admin/users",
+            params={"role": random.choice(ROLES), "page": random.randint(1, 2), "page_size": 50},
+            required=("items", "total"),
+            validate=_no_secrets,
+        )
 
     @task(6)
     def audit_log(self) -> None:
         """Read the newest audit-log entries."""
-        self.api("GET", "/admin/audit-log", params={"page": random.randint(1, 3), "page_size": 50},
-                 required=("items", "total"))
+        self.api(
+            "GET",
+            "/admin/audit-log",
+            params={"page": random.randint(1, 3), "page_size": 50},
+            required=("items", "total"),
+        )
 
     @task(2)
     def rbac_matrix(self) -> None:
@@ -47,16 +55,26 @@ class Admin(ErpUser):
     def production_report(self) -> None:
         """Run the production report for the last month."""
         today = dt.datetime.now(dt.UTC).date()
-        self.api("POST", "/reports/production", json={"from": (today - dt.timedelta(days=30)).isoformat(),
-                                                      "to": today.isoformat(),
-                                                      "group_by": random.choice(REPORT_GROUPS)},
-                 required=("rows", "totals", "group_by"))
+        self.api(
+            "POST",
+            "/reports/production",
+            json={
+                "from": (today - dt.timedelta(days=30)).isoformat(),
+                "to": today.isoformat(),
+                "group_by": random.choice(REPORT_GROUPS),
+            },
+            required=("rows", "totals", "group_by"),
+        )
 
     @task(2)
     def orders_in_progress(self) -> None:
         """Check which manufacturing orders are in progress."""
-        self.api("GET", "/ppic/manufacturing-orders", params={"status": "in_progress", "page_size": 50},
-                 required=("items", "total"))
+        self.api(
+            "GET",
+            "/ppic/manufacturing-orders",
+            params={"status": "in_progress", "page_size": 50},
+            required=("items", "total"),
+        )
 
     @task(2)
     def dashboard(self) -> None:

@@ -12,8 +12,15 @@ from erpload.users import ErpUser, Probe, item_ids, pop_random
 WORK_ORDERS = "/production/work-orders"
 CLAIM = "/production/work-orders/[id]/claim"
 NOTE = "/production/work-orders/[id]"
-NOTES = ("bundle checked", "needle changed", "shade variation noted", "machine restarted", "waiting for trims",
-         "bundle re-counted", "marker adjusted")
+NOTES = (
+    "bundle checked",
+    "needle changed",
+    "shade variation noted",
+    "machine restarted",
+    "waiting for trims",
+    "bundle re-counted",
+    "marker adjusted",
+)
 _WO_FIELDS = ("id", "quantity", "quantity_done", "status")
 
 
@@ -23,7 +30,9 @@ def _probes(own: str, other: str) -> tuple[Probe, ...]:
         Probe("GET", "/admin/users", "/admin/users"),
         Probe("GET", "/ppic/manufacturing-orders", "/ppic/manufacturing-orders"),
         Probe("GET", WORK_ORDERS, WORK_ORDERS, params={"department": other, "status": "open"}),
-        Probe("POST", f"/production/{other}", f"/production/{other}", json={"work_order_id": 0, "quantity": 1}),
+        Probe(
+            "POST", f"/production/{other}", f"/production/{other}", json={"work_order_id": 0, "quantity": 1}
+        ),
         Probe("POST", "/warehouse/receipts/0/receive", "/warehouse/receipts/[id]/receive", json={}),
     )
 
@@ -50,18 +59,35 @@ class _Operator(ErpUser):
 
     def _load_mine(self) -> None:
         self.refresh_mine = False
-        body = self.api("GET", WORK_ORDERS, params={"department": self.department, "status": "in_progress",
-                                                    "assignee": self.username, "page_size": 20},
-                        required=("items", "total"))
+        body = self.api(
+            "GET",
+            WORK_ORDERS,
+            params={
+                "department": self.department,
+                "status": "in_progress",
+                "assignee": self.username,
+                "page_size": 20,
+            },
+            required=("items", "total"),
+        )
         if body is not None:
-            self.mine = [wo for wo in body["items"] if isinstance(wo, dict) and wo.get("assignee") == self.username
-                         and all(k in wo for k in _WO_FIELDS)][:5]
+            self.mine = [
+                wo
+                for wo in body["items"]
+                if isinstance(wo, dict)
+                and wo.get("assignee") == self.username
+                and all(k in wo for k in _WO_FIELDS)
+            ][:5]
 
     @task(6)
     def view_queue(self) -> None:
         """Look at the open work orders of my department."""
-        body = self.api("GET", WORK_ORDERS, params={"department": self.department, "status": "open",
-                                                    "page_size": 50}, required=("items", "total"))
+        body = self.api(
+            "GET",
+            WORK_ORDERS,
+            params={"department": self.department, "status": "open", "page_size": 50},
+            required=("items", "total"),
+        )
         if body is not None:
             self.candidates = item_ids(body)
 
@@ -75,8 +101,12 @@ class _Operator(ErpUser):
         if left <= 0:
             self.holding = None
             return
-        body = self.api("POST", self.step_path, json={"work_order_id": wo["id"], "quantity": min(left, random.randint(20, 60))},
-                        required=("work_order.status", "work_order.quantity", "work_order.quantity_done", "next"))
+        body = self.api(
+            "POST",
+            self.step_path,
+            json={"work_order_id": wo["id"], "quantity": min(left, random.randint(20, 60))},
+            required=("work_order.status", "work_order.quantity", "work_order.quantity_done", "next"),
+        )
         if body is None:  # refused (409/422) or unsure (fault): re-read my work orders before going on
             self.holding, self.refresh_mine = None, True
         elif body["work_order"]["status"] == "done":
@@ -95,8 +125,14 @@ class _Operator(ErpUser):
         if not self.candidates:
             return None
         wo_id = pop_random(self.candidates)
-        body = self.api("POST", f"{WORK_ORDERS}/{wo_id}/claim", name=CLAIM, ok_conflict=True,  # 409: taken already
-                        required=(*_WO_FIELDS, "assignee"), validate=self._claimed_by_me)
+        body = self.api(
+            "POST",
+            f"{WORK_ORDERS}/{wo_id}/claim",
+            name=CLAIM,
+            ok_conflict=True,  # 409: taken already
+            required=(*_WO_FIELDS, "assignee"),
+            validate=self._claimed_by_me,
+        )
         self.holding = body
         return body
 
@@ -110,8 +146,13 @@ class _Operator(ErpUser):
         """Leave a progress note on the work order I hold."""
         if self.holding is None:
             return
-        body = self.api("PATCH", f"{WORK_ORDERS}/{self.holding['id']}", name=NOTE,
-                        json={"note": random.choice(NOTES)}, required=("id", "status"))
+        body = self.api(
+            "PATCH",
+            f"{WORK_ORDERS}/{self.holding['id']}",
+            name=NOTE,
+            json={"note": random.choice(NOTES)},
+            required=("id", "status"),
+        )
         if body is None:
             self.holding, self.refresh_mine = None, True
 

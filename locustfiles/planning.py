@@ -22,8 +22,11 @@ _MO_FIELDS = ("id", "number", "status", "quantity")
 def report_body() -> dict[str, str]:
     """A production report over the last month, grouped one of the three ways."""
     today = dt.datetime.now(dt.UTC).date()
-    return {"from": (today - dt.timedelta(days=30)).isoformat(), "to": today.isoformat(),
-            "group_by": random.choice(("department", "day", "style"))}
+    return {
+        "from": (today - dt.timedelta(days=30)).isoformat(),
+        "to": today.isoformat(),
+        "group_by": random.choice(("department", "day", "style")),
+    }
 
 
 class PpicPlanner(ErpUser):
@@ -48,7 +51,9 @@ class PpicPlanner(ErpUser):
         super().on_start()
         body = self.api("GET", "/warehouse/stock", params={"q": "FG-", "page_size": 50}, required=("items",))
         if body is not None:
-            self.skus = [s["sku"] for s in body["items"] if isinstance(s, dict) and isinstance(s.get("sku"), str)]
+            self.skus = [
+                s["sku"] for s in body["items"] if isinstance(s, dict) and isinstance(s.get("sku"), str)
+            ]
 
     def _remember(self, body: dict[str, Any] | None) -> None:
         if body is not None:
@@ -66,8 +71,14 @@ class PpicPlanner(ErpUser):
     @task(5)
     def search_orders(self) -> None:
         """Search orders by number, style or customer."""
-        self._remember(self.api("GET", ORDERS, params={"q": random.choice(SEARCHES), "page_size": 50},
-                                required=("items", "total")))
+        self._remember(
+            self.api(
+                "GET",
+                ORDERS,
+                params={"q": random.choice(SEARCHES), "page_size": 50},
+                required=("items", "total"),
+            )
+        )
 
     @task(3)
     def open_order(self) -> None:
@@ -75,16 +86,23 @@ class PpicPlanner(ErpUser):
         if not self.order_ids:
             self.list_orders()
         if self.order_ids:
-            self.api("GET", f"{ORDERS}/{random.choice(self.order_ids)}", name=ORDER,
-                     required=(*_MO_FIELDS, "work_orders"))
+            self.api(
+                "GET",
+                f"{ORDERS}/{random.choice(self.order_ids)}",
+                name=ORDER,
+                required=(*_MO_FIELDS, "work_orders"),
+            )
 
     @task(3)
     def plan_order(self) -> None:
         """Plan a new manufacturing order (it starts as an open cutting work order)."""
         due = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=random.randint(14, 60))
-        order: dict[str, Any] = {"style": f"{random.choice(STYLES)}-{random.randint(0, 99):03d}",
-                                 "quantity": random.randint(4, 30) * 10, "due_date": due.isoformat(),
-                                 "customer": random.choice(CUSTOMERS)}
+        order: dict[str, Any] = {
+            "style": f"{random.choice(STYLES)}-{random.randint(0, 99):03d}",
+            "quantity": random.randint(4, 30) * 10,
+            "due_date": due.isoformat(),
+            "customer": random.choice(CUSTOMERS),
+        }
         if self.skus:
             order["product_sku"] = random.choice(self.skus)
         body = self.api("POST", ORDERS, json=order, expect=(201,), required=(*_MO_FIELDS, "work_orders"))

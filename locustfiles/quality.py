@@ -23,8 +23,12 @@ class QcInspector(ErpUser):
     rbac_probes = (
         Probe("GET", "/admin/audit-log", "/admin/audit-log"),
         Probe("GET", "/warehouse/receipts", "/warehouse/receipts"),
-        Probe("GET", "/production/work-orders", "/production/work-orders", params={"department": "finishing"}),
-        Probe("POST", "/production/finishing", "/production/finishing", json={"work_order_id": 0, "quantity": 1}),
+        Probe(
+            "GET", "/production/work-orders", "/production/work-orders", params={"department": "finishing"}
+        ),
+        Probe(
+            "POST", "/production/finishing", "/production/finishing", json={"work_order_id": 0, "quantity": 1}
+        ),
     )
 
     def __init__(self, environment: Any) -> None:
@@ -34,7 +38,9 @@ class QcInspector(ErpUser):
     @task(5)
     def review_pending(self) -> None:
         """Open the list of lots waiting for inspection."""
-        body = self.api("GET", TESTS, params={"status": "pending", "page_size": 50}, required=("items", "total"))
+        body = self.api(
+            "GET", TESTS, params={"status": "pending", "page_size": 50}, required=("items", "total")
+        )
         if body is not None:
             self.pending = item_ids(body)
 
@@ -47,20 +53,40 @@ class QcInspector(ErpUser):
             return
         test_id = pop_random(self.pending)
         passed = random.random() < PASS_SHARE
-        result: dict[str, Any] = {"passed": passed, "defects": random.randint(0, 2) if passed else random.randint(3, 20)}
+        result: dict[str, Any] = {
+            "passed": passed,
+            "defects": random.randint(0, 2) if passed else random.randint(3, 20),
+        }
         if not passed:
             result["notes"] = random.choice(DEFECT_NOTES)
         expected = "passed" if passed else "failed"
-        self.api("POST", f"{TESTS}/{test_id}/result", name=RESULT, json=result, ok_conflict=True,
-                 required=("test.id", "test.status", "next"),
-                 validate=lambda b: None if b["test"]["status"] == expected
-                 else f"submitted {expected} but the test is now {b['test']['status']!r}")
+        self.api(
+            "POST",
+            f"{TESTS}/{test_id}/result",
+            name=RESULT,
+            json=result,
+            ok_conflict=True,
+            required=("test.id", "test.status", "next"),
+            validate=lambda b: (
+                None
+                if b["test"]["status"] == expected
+                else f"submitted {expected} but the test is now {b['test']['status']!r}"
+            ),
+        )
 
     @task(2)
     def review_history(self) -> None:
         """Look back at recently passed or failed lots."""
-        self.api("GET", TESTS, params={"status": random.choice(("passed", "failed")), "page": random.randint(1, 3),
-                                       "page_size": 50}, required=("items", "total"))
+        self.api(
+            "GET",
+            TESTS,
+            params={
+                "status": random.choice(("passed", "failed")),
+                "page": random.randint(1, 3),
+                "page_size": 50,
+            },
+            required=("items", "total"),
+        )
 
     @task(2)
     def dashboard(self) -> None:

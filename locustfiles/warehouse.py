@@ -16,7 +16,13 @@ STOCK = "/warehouse/stock"
 ITEM = "/warehouse/stock/[sku]"
 LOCATIONS = ("WH1-A01-R01", "WH1-A02-R03", "WH2-A05-R02", "WH3-A10-R07", "WH4-A20-R10")
 SEARCHES = ("FAB-00", "TRM-01", "ACC-0", "FG-000", "Denim", "Zipper", "Poly Bag", "Navy")
-REASONS = ("cycle count", "damaged in storage", "found during audit", "supplier over-delivery", "sample pulled")
+REASONS = (
+    "cycle count",
+    "damaged in storage",
+    "found during audit",
+    "supplier over-delivery",
+    "sample pulled",
+)
 
 
 class WarehouseClerk(ErpUser):
@@ -39,13 +45,23 @@ class WarehouseClerk(ErpUser):
     def on_start(self) -> None:
         """Log in, then open a page of the stock list to know some items."""
         super().on_start()
-        self._learn(self.api("GET", STOCK, params={"page": random.randint(1, 50), "page_size": 50},
-                             required=("items", "total")))
+        self._learn(
+            self.api(
+                "GET",
+                STOCK,
+                params={"page": random.randint(1, 50), "page_size": 50},
+                required=("items", "total"),
+            )
+        )
 
     def _learn(self, body: dict[str, Any] | None) -> None:
         if body is not None:
             for item in body["items"]:
-                if isinstance(item, dict) and isinstance(item.get("sku"), str) and isinstance(item.get("quantity"), int):
+                if (
+                    isinstance(item, dict)
+                    and isinstance(item.get("sku"), str)
+                    and isinstance(item.get("quantity"), int)
+                ):
                     self.stock[item["sku"]] = item["quantity"]
             while len(self.stock) > 200:
                 self.stock.pop(next(iter(self.stock)))
@@ -53,7 +69,9 @@ class WarehouseClerk(ErpUser):
     @task(4)
     def pending_receipts(self) -> None:
         """Open the list of lots waiting to be received."""
-        body = self.api("GET", RECEIPTS, params={"status": "pending", "page_size": 50}, required=("items", "total"))
+        body = self.api(
+            "GET", RECEIPTS, params={"status": "pending", "page_size": 50}, required=("items", "total")
+        )
         if body is not None:
             self.receipts = item_ids(body)
 
@@ -65,9 +83,14 @@ class WarehouseClerk(ErpUser):
         if not self.receipts:
             return
         receipt_id = pop_random(self.receipts)
-        body = self.api("POST", f"{RECEIPTS}/{receipt_id}/receive", name=RECEIVE, ok_conflict=True,
-                        json={"location": random.choice(LOCATIONS)},
-                        required=("receipt.sku", "receipt.quantity", "stock.sku", "stock.quantity"))
+        body = self.api(
+            "POST",
+            f"{RECEIPTS}/{receipt_id}/receive",
+            name=RECEIVE,
+            ok_conflict=True,
+            json={"location": random.choice(LOCATIONS)},
+            required=("receipt.sku", "receipt.quantity", "stock.sku", "stock.quantity"),
+        )
         if body is not None:
             receipt = body["receipt"]
             record_stock(receipt["sku"], received=int(receipt["quantity"]))
@@ -76,8 +99,14 @@ class WarehouseClerk(ErpUser):
     @task(4)
     def search_stock(self) -> None:
         """Search stock by SKU prefix or item name."""
-        self._learn(self.api("GET", STOCK, params={"q": random.choice(SEARCHES), "page_size": 50},
-                             required=("items", "total")))
+        self._learn(
+            self.api(
+                "GET",
+                STOCK,
+                params={"q": random.choice(SEARCHES), "page_size": 50},
+                required=("items", "total"),
+            )
+        )
 
     @task(3)
     def open_item(self) -> None:
@@ -94,7 +123,11 @@ class WarehouseClerk(ErpUser):
         if not self.stock:
             return
         sku = random.choice(list(self.stock))
-        delta = -random.randint(1, 5) if self.stock[sku] > 100 and random.random() < 0.3 else random.randint(1, 20)
+        delta = (
+            -random.randint(1, 5)
+            if self.stock[sku] > 100 and random.random() < 0.3
+            else random.randint(1, 20)
+        )
         body = self.adjust_stock(sku, delta, random.choice(REASONS))
         if body is not None and isinstance(body["quantity"], int):
             self.stock[sku] = body["quantity"]

@@ -26,8 +26,13 @@ COUNTS = re.compile(r"(\d+) (passed|failed|errors?|skipped|deselected|xfailed|xp
 
 def collect(extra: list[str]) -> dict[str, int]:
     """Test file -> number of selected tests (pytest's own collection, same options)."""
-    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *extra],
-                         cwd=ROOT, capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     files: dict[str, int] = {}
     for line in out.stdout.splitlines():
         if "::" in line:
@@ -40,6 +45,7 @@ def collect(extra: list[str]) -> dict[str, int]:
 
 def split(files: dict[str, int], jobs: int) -> list[list[str]]:
     """Greedy longest-first assignment of files to `jobs` slices by estimated cost."""
+
     def cost(path: str) -> float:
         tier = next((t for t in COST if f"/{t}/" in f"/{path}"), "integration")
         return files[path] * COST[tier]

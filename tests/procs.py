@@ -35,14 +35,28 @@ class Proc:
 
     _all: list[Proc] = []
 
-    def __init__(self, args: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
-                 name: str = "proc", log_dir: Path | None = None):
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        name: str = "proc",
+        log_dir: Path | None = None,
+    ):
         self.name = name
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.args = list(args)
         self.popen = subprocess.Popen(
-            self.args, cwd=cwd or ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, bufsize=1, start_new_session=True,
+            self.args,
+            cwd=cwd or ROOT,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
         )
         self.lines: list[str] = []
         self._cond = threading.Condition()
@@ -91,10 +105,13 @@ class Proc:
                     idx += 1
                 if self.popen.poll() is not None and not self._reader.is_alive():
                     raise AssertionError(
-                        f"{self.name} exited ({self.popen.returncode}) before printing /{pattern}/:\n{self.tail()}")
+                        f"{self.name} exited ({self.popen.returncode}) before printing /{pattern}/:\n{self.tail()}"
+                    )
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"{self.name}: no line matched /{pattern}/ in {timeout}s:\n{self.tail()}")
+                    raise AssertionError(
+                        f"{self.name}: no line matched /{pattern}/ in {timeout}s:\n{self.tail()}"
+                    )
                 self._cond.wait(min(left, 0.5))
 
     def tail(self, n: int = 60) -> str:
@@ -171,8 +188,11 @@ class Target:
         return self.proc.pid
 
     def login(self, username: str, password: str | None = None) -> str:
-        r = requests.post(self.url + "/auth/login",
-                          json={"username": username, "password": password or SEED_PASSWORD}, timeout=10)
+        r = requests.post(
+            self.url + "/auth/login",
+            json={"username": username, "password": password or SEED_PASSWORD},
+            timeout=10,
+        )
         r.raise_for_status()
         return r.json()["access_token"]
 

@@ -45,7 +45,12 @@ _FAULT_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--reset-path", "reset_path", str, "regex: only reset matching paths"),
     ("--leak-kb", "leak_kb", int, "retain N KiB of memory per request (never freed)"),
     ("--slow-db-ms", "slow_db_ms", float, "sleep N ms per database query"),
-    ("--rbac-hole", "rbac_hole_path", str, "regex: any authenticated role may call matching paths (broken RBAC)"),
+    (
+        "--rbac-hole",
+        "rbac_hole_path",
+        str,
+        "regex: any authenticated role may call matching paths (broken RBAC)",
+    ),
 )
 
 

@@ -167,7 +167,9 @@ def print_verdict(report_dir: Path) -> None:
     width = min(70, max((len(r.get("rule", "")) for r in rows), default=0))
     print(f"\n== verdict: {str(summary.get('verdict', '?')).upper()} ==")
     for r in rows:
-        print(f"SLA {'PASS' if r.get('passed') else 'FAIL'}  {r.get('rule', ''):<{width}}   {r.get('detail', '')}")
+        print(
+            f"SLA {'PASS' if r.get('passed') else 'FAIL'}  {r.get('rule', ''):<{width}}   {r.get('detail', '')}"
+        )
     for item in summary.get("invalid") or []:
         print(f"INVALID  {item.get('reason')}: {item.get('detail')}")
     for note in summary.get("notes") or []:
@@ -192,7 +194,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
     if ns.workers:
         cmd += ["--processes", str(ns.workers)]
     if (ns.workers or "--master" in ns.locust_args) and not any(
-            a.startswith("--expect-workers-max-wait") for a in ns.locust_args):
+        a.startswith("--expect-workers-max-wait") for a in ns.locust_args
+    ):
         # Locust alone waits forever for missing workers; ours gives up with a clear error (exit 2)
         cmd += ["--expect-workers-max-wait", str(EXPECT_WORKERS_MAX_WAIT_S)]
     return subprocess.call(cmd)
@@ -202,13 +205,30 @@ def ui_command(ns: argparse.Namespace) -> list[str]:
     """The locust command line for `erpload ui`; ConfigError when a non-loopback UI has no login."""
     from erpload.weblogin import PASSWORD_ENV, USER_ENV, configured_credentials, is_loopback
 
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES), "--load-profile", str(_profile_path(ns.profile)),
-           "-H", ns.host, "--web-host", ns.web_host, "--web-port", str(ns.web_port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILES),
+        "--load-profile",
+        str(_profile_path(ns.profile)),
+        "-H",
+        ns.host,
+        "--web-host",
+        ns.web_host,
+        "--web-port",
+        str(ns.web_port),
+    ]
     if not is_loopback(ns.web_host):
         if configured_credentials() is None:
-            raise ConfigError("--web-host " + ns.web_host, [
-                f"a web UI reachable from other machines needs a login: set {USER_ENV} and {PASSWORD_ENV} "
-                "(or leave --web-host at 127.0.0.1 and use an SSH tunnel)"])
+            raise ConfigError(
+                "--web-host " + ns.web_host,
+                [
+                    f"a web UI reachable from other machines needs a login: set {USER_ENV} and {PASSWORD_ENV} "
+                    "(or leave --web-host at 127.0.0.1 and use an SSH tunnel)"
+                ],
+            )
         cmd.append("--web-login")
     return cmd + list(ns.locust_args)
 
@@ -279,11 +299,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--host", "-H", required=True, help="base URL of the ERP under test")
     r.add_argument("--report-dir")
     r.add_argument("--workers", type=int, default=0)
-    u = sub.add_parser("ui", help="start Locust's web UI on 127.0.0.1 with a profile pre-selected (extra args go to locust)")
+    u = sub.add_parser(
+        "ui", help="start Locust's web UI on 127.0.0.1 with a profile pre-selected (extra args go to locust)"
+    )
     u.add_argument("profile", help="profile name in profiles/ or a path")
     u.add_argument("--host", "-H", required=True, help="base URL of the ERP under test")
-    u.add_argument("--web-host", default="127.0.0.1",
-                   help="interface to listen on (default 127.0.0.1); any other needs ERPLOAD_WEB_USER/PASSWORD")
+    u.add_argument(
+        "--web-host",
+        default="127.0.0.1",
+        help="interface to listen on (default 127.0.0.1); any other needs ERPLOAD_WEB_USER/PASSWORD",
+    )
     u.add_argument("--web-port", type=int, default=8089, help="default 8089")
     sub.add_parser("target", help="run the reference ERP (see `erpload target --help`)", add_help=False)
     v = sub.add_parser("validate", help="validate profiles offline (exit 2 if any is invalid)")

@@ -41,8 +41,16 @@ class Exchange:
         self._mergers[key] = fn
 
     # -- every process ---------------------------------------------------------------------------
-    def on_request(self, request_type: str, name: str, response_time: float | None, response_length: int,
-                   exception: BaseException | None = None, context: dict | None = None, **_: Any) -> None:
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response_length: int,
+        exception: BaseException | None = None,
+        context: dict | None = None,
+        **_: Any,
+    ) -> None:
         """Log the request into its role's aggregate (role from the user's request context)."""
         role = context.get("role") if context else None
         if role is None:
@@ -200,11 +208,14 @@ def drain_workers_before_quit(environment: Environment) -> None:
                 runner.server.send_to_client(Message("quit", None, client_id))
             deadline = time.monotonic() + environment.stop_timeout + 5.0
             while time.monotonic() < deadline and any(
-                    cid in runner.clients and runner.clients[cid].state != STATE_MISSING for cid in live):
+                cid in runner.clients and runner.clients[cid].state != STATE_MISSING for cid in live
+            ):
                 gevent.sleep(0.1)
             if any(cid in runner.clients for cid in live):
-                log.warning("erpload: %d worker(s) did not send a final report in time",
-                            sum(cid in runner.clients for cid in live))
+                log.warning(
+                    "erpload: %d worker(s) did not send a final report in time",
+                    sum(cid in runner.clients for cid in live),
+                )
         original_quit()
 
     runner.quit = quit_after_final_reports  # type: ignore[method-assign]

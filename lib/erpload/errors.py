@@ -13,7 +13,9 @@ class ExitCode(IntEnum):
     REQUEST_FAILURES = 1  # Locust's own: request failures and no SLA configured
     CONFIG_INVALID = 2  # profile / CLI invalid: nothing was sent to the target
     SLA_BREACHED = 3  # at least one SLA rule failed (also: a live `abort: true` rule stopped the run)
-    RUN_INVALID = 4  # the measurement cannot be trusted: worker lost, generator saturated, load under-delivered
+    RUN_INVALID = (
+        4  # the measurement cannot be trusted: worker lost, generator saturated, load under-delivered
+    )
     ABORTED = 5  # interrupted by SIGINT/SIGTERM or stopped from the UI before the profile ended
     INTERNAL_ERROR = 6  # a bug in the suite or the user's locustfile (unhandled exception)
 

@@ -133,9 +133,14 @@ def analyse(
     peak = max(v for _, v in pts)
     span = (xs[-1] - xs[0]) if xs else 0.0
     if len(xs) < cfg.min_points or span < cfg.min_span_s:
-        return LeakResult(INCONCLUSIVE, len(xs), round(span, 3), peak_mb=peak,
-                          reason=f"{len(xs)} points over {span:.0f}s after a {warmup:.0f}s warm-up "
-                                 f"(need {cfg.min_points} over {cfg.min_span_s:.0f}s)")
+        return LeakResult(
+            INCONCLUSIVE,
+            len(xs),
+            round(span, 3),
+            peak_mb=peak,
+            reason=f"{len(xs)} points over {span:.0f}s after a {warmup:.0f}s warm-up "
+            f"(need {cfg.min_points} over {cfg.min_span_s:.0f}s)",
+        )
     k = max(3, len(ys) // 10)
     baseline, final = median(ys[:k]), median(ys[-k:])
     growth = (final - baseline) / baseline if baseline > 0 else None
@@ -156,8 +161,21 @@ def analyse(
     elif slope_s <= 0:
         verdict, reason = NO_LEAK, f"robust slope {slope_s * 60:.2f} MB/min is not upward (p={p:.2g})"
     else:
-        verdict, reason = NO_LEAK, f"trend too small: {fitted:.1f} MB fitted growth over {span:.0f}s < {need:.1f} MB"
+        verdict, reason = (
+            NO_LEAK,
+            f"trend too small: {fitted:.1f} MB fitted growth over {span:.0f}s < {need:.1f} MB",
+        )
     return LeakResult(
-        verdict, len(xs), round(span, 3), baseline, final, peak,
-        None if growth is None else growth * 100.0, slope_s * 60.0, kb_per_req, z, p, reason,
+        verdict,
+        len(xs),
+        round(span, 3),
+        baseline,
+        final,
+        peak,
+        None if growth is None else growth * 100.0,
+        slope_s * 60.0,
+        kb_per_req,
+        z,
+        p,
+        reason,
     )

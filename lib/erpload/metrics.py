@@ -20,8 +20,13 @@ MB = 1024.0 * 1024.0
 class ProcessSampler:
     """CPU %, RSS, threads, open fds and inet connections of one process (+ children if asked)."""
 
-    def __init__(self, pid: int | None = None, children: bool = False, connections: bool = True,
-                 connections_every: int = 10) -> None:
+    def __init__(
+        self,
+        pid: int | None = None,
+        children: bool = False,
+        connections: bool = True,
+        connections_every: int = 10,
+    ) -> None:
         self.proc = psutil.Process(pid)
         self.pid = self.proc.pid
         self.children = children
@@ -99,8 +104,13 @@ def _read(p: psutil.Process, connections: bool) -> dict[str, float]:
             conns = len(p.net_connections(kind="inet"))
         except (AttributeError, psutil.Error):
             conns = 0
-    return {"cpu_percent": float(cpu), "rss_mb": float(rss), "threads": float(threads),
-            "fds": float(fds), "connections": float(conns)}
+    return {
+        "cpu_percent": float(cpu),
+        "rss_mb": float(rss),
+        "threads": float(threads),
+        "fds": float(fds),
+        "connections": float(conns),
+    }
 
 
 class HostSampler:
@@ -117,7 +127,10 @@ class HostSampler:
         now = time.monotonic()
         dt = max(now - self._t, 1e-6)
         net, disk = _safe(psutil.net_io_counters), _safe(psutil.disk_io_counters)
-        out = {"cpu_percent": float(psutil.cpu_percent(None)), "mem_percent": float(psutil.virtual_memory().percent)}
+        out = {
+            "cpu_percent": float(psutil.cpu_percent(None)),
+            "mem_percent": float(psutil.virtual_memory().percent),
+        }
         out["net_sent_kbps"] = _rate(net, self._net, "bytes_sent", dt)
         out["net_recv_kbps"] = _rate(net, self._net, "bytes_recv", dt)
         out["disk_read_kbps"] = _rate(disk, self._disk, "read_bytes", dt)

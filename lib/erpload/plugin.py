@@ -50,18 +50,41 @@ PROFILES_DIR = Path(os.environ.get("ERPLOAD_PROFILES", Path(__file__).resolve().
 def add_options(parser: Any) -> None:
     """erpload's options on Locust's parser (also shown in the web UI start form)."""
     g = parser  # Locust's extra kwargs (include_in_web_ui, ...) only work on the parser itself, not on groups
-    g.add_argument("--load-profile", default="", env_var="ERPLOAD_LOAD_PROFILE", metavar="PATH",
-                   choices=load_profile_choices(PROFILES_DIR),  # web UI dropdown; any path is accepted
-                   help="load profile YAML (stages, role mix, SLA rules; see docs/profiles.md). A profile run "
-                        "sets users, ramp and role mix per stage: the users / ramp up fields are ignored")
-    g.add_argument("--report-dir", default="", env_var="ERPLOAD_REPORT_DIR",
-                   help="write summary.json, junit.xml, summary.md and report.html here (atomically)")
-    g.add_argument("--baseline", default="", env_var="ERPLOAD_BASELINE",
-                   help="summary.json of a baseline run: per-endpoint p95/p99/rps/error-rate regressions fail the verdict")
-    g.add_argument("--baseline-tolerance", type=float, default=0.10, env_var="ERPLOAD_BASELINE_TOLERANCE",
-                   help="relative regression tolerance against --baseline (default 0.10 = 10%%)")
-    g.add_argument("--sample-interval", type=float, default=1.0, include_in_web_ui=False,
-                   help="seconds between timeline samples on the master (default 1)")
+    g.add_argument(
+        "--load-profile",
+        default="",
+        env_var="ERPLOAD_LOAD_PROFILE",
+        metavar="PATH",
+        choices=load_profile_choices(PROFILES_DIR),  # web UI dropdown; any path is accepted
+        help="load profile YAML (stages, role mix, SLA rules; see docs/profiles.md). A profile run "
+        "sets users, ramp and role mix per stage: the users / ramp up fields are ignored",
+    )
+    g.add_argument(
+        "--report-dir",
+        default="",
+        env_var="ERPLOAD_REPORT_DIR",
+        help="write summary.json, junit.xml, summary.md and report.html here (atomically)",
+    )
+    g.add_argument(
+        "--baseline",
+        default="",
+        env_var="ERPLOAD_BASELINE",
+        help="summary.json of a baseline run: per-endpoint p95/p99/rps/error-rate regressions fail the verdict",
+    )
+    g.add_argument(
+        "--baseline-tolerance",
+        type=float,
+        default=0.10,
+        env_var="ERPLOAD_BASELINE_TOLERANCE",
+        help="relative regression tolerance against --baseline (default 0.10 = 10%%)",
+    )
+    g.add_argument(
+        "--sample-interval",
+        type=float,
+        default=1.0,
+        include_in_web_ui=False,
+        help="seconds between timeline samples on the master (default 1)",
+    )
     add_resource_options(g)
     health.add_options(g)
 
@@ -72,17 +95,26 @@ class ErploadRun:
     def __init__(self, environment: Environment) -> None:
         self.env = environment
         self.exchange = Exchange()
-        self.recorder = RunRecorder(environment, self.exchange.role_stats,
-                                    interval=float(getattr(environment.parsed_options, "sample_interval", 1.0) or 1.0))
+        self.recorder = RunRecorder(
+            environment,
+            self.exchange.role_stats,
+            interval=float(getattr(environment.parsed_options, "sample_interval", 1.0) or 1.0),
+        )
         self.profile: Profile | None = None
         self.finalized = False
         self.extra_providers: dict[str, Any] = {}  # name -> fn() -> value for SLA "extra" metrics
         self.resources: dict[str, Any] = {}
         self.tallies = CumulativeTallies(_read_tallies)
         # Extension points for the other subsystems (resources, distributed faults, correctness):
-        self.invalid: list[dict[str, Any]] = []  # {reason, detail, at_s}: any entry makes the run INVALID (exit 4)
-        self.finalizers: list[Any] = []  # fn(run) called first in finalize(), on the master, before the verdict
-        self.live_resources: Any = None  # fn() -> {"processes": [...], "warnings": [...]} for the web UI (resources)
+        self.invalid: list[
+            dict[str, Any]
+        ] = []  # {reason, detail, at_s}: any entry makes the run INVALID (exit 4)
+        self.finalizers: list[
+            Any
+        ] = []  # fn(run) called first in finalize(), on the master, before the verdict
+        self.live_resources: Any = (
+            None  # fn() -> {"processes": [...], "warnings": [...]} for the web UI (resources)
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_any_test_start(self, environment: Environment, **_: Any) -> None:
@@ -157,18 +189,32 @@ class ErploadRun:
                 baseline = comparison.to_dict()
                 if comparison.regressions and code in (ExitCode.PASS, ExitCode.REQUEST_FAILURES):
                     code = ExitCode.SLA_BREACHED
-                    notes.append(f"{len(comparison.regressions)} regression(s) against baseline {opts.baseline}")
+                    notes.append(
+                        f"{len(comparison.regressions)} regression(s) against baseline {opts.baseline}"
+                    )
             except (OSError, ValueError) as e:
                 notes.append(f"baseline {opts.baseline} not used: {e}")
 
         rec.timeline.close(rec.elapsed())
         summary = build_summary(
-            end, results, exit_code=int(code),
-            profile=ProfileInfo(profile.name, str(profile.source_path or ""), profile.description) if profile else None,
-            started_at=rec.started_wall, ended_at=time.time(), host=env.host or "",
-            workers=rec.max_workers, errors=[e.serialize() for e in env.stats.errors.values()],
-            timeline=rec.timeline.to_dict(), baseline=baseline, resources=self.resources or None,
-            load=load, invalid=invalid, notes=notes, correctness=getattr(self, "correctness", None),
+            end,
+            results,
+            exit_code=int(code),
+            profile=ProfileInfo(profile.name, str(profile.source_path or ""), profile.description)
+            if profile
+            else None,
+            started_at=rec.started_wall,
+            ended_at=time.time(),
+            host=env.host or "",
+            workers=rec.max_workers,
+            errors=[e.serialize() for e in env.stats.errors.values()],
+            timeline=rec.timeline.to_dict(),
+            baseline=baseline,
+            resources=self.resources or None,
+            load=load,
+            invalid=invalid,
+            notes=notes,
+            correctness=getattr(self, "correctness", None),
         )
         if rules or profile:
             for line in verdict_lines(results):
@@ -181,8 +227,12 @@ class ErploadRun:
             paths = write_reports(summary, opts.report_dir)
             if os.environ.get("GITHUB_STEP_SUMMARY"):
                 append_step_summary(render_markdown(summary))
-            log.info("erpload: verdict %s (exit %d); reports: %s", summary.verdict, int(code),
-                     ", ".join(str(p) for p in paths.values()))
+            log.info(
+                "erpload: verdict %s (exit %d); reports: %s",
+                summary.verdict,
+                int(code),
+                ", ".join(str(p) for p in paths.values()),
+            )
         if rules or profile or code != ExitCode.PASS:
             env.process_exit_code = int(code)
 
@@ -190,27 +240,39 @@ class ErploadRun:
         """What load was delivered (users per role, open-model iterations) and whether it was enough."""
         invalid: list[dict[str, Any]] = []
         tallies = self.tallies.totals(self.env)
-        load: dict[str, Any] = {"model": "open" if profile is not None and profile.is_open else "closed",
-                                "final_users": self.exchange.role_counts(self.env),
-                                "rbac_violations": tallies.get("rbac_violations", {}),
-                                "conflicts": tallies.get("conflicts", {}),
-                                "sessions": tallies.get("sessions", {})}
+        load: dict[str, Any] = {
+            "model": "open" if profile is not None and profile.is_open else "closed",
+            "final_users": self.exchange.role_counts(self.env),
+            "rbac_violations": tallies.get("rbac_violations", {}),
+            "conflicts": tallies.get("conflicts", {}),
+            "sessions": tallies.get("sessions", {}),
+        }
         if profile is not None and profile.is_open:
             totals = arrival.arrival_totals(self.env)
             planned = totals.get("planned", 0)
             ratio = totals.get("dropped", 0) / planned if planned else 0.0
-            load.update(planned_iterations=planned, started_iterations=totals.get("started", 0),
-                        dropped_iterations=totals.get("dropped", 0), dropped_ratio=round(ratio, 6),
-                        allowed_dropped_ratio=profile.allow.dropped_iterations)
+            load.update(
+                planned_iterations=planned,
+                started_iterations=totals.get("started", 0),
+                dropped_iterations=totals.get("dropped", 0),
+                dropped_ratio=round(ratio, 6),
+                allowed_dropped_ratio=profile.allow.dropped_iterations,
+            )
             if ratio > profile.allow.dropped_iterations:
-                invalid.append({"reason": "load under-delivered", "at_s": round(self.recorder.elapsed(), 1),
-                                "detail": f"{totals.get('dropped', 0)} of {planned} planned iterations dropped "
-                                          f"({ratio:.1%} > allowed {profile.allow.dropped_iterations:.1%}): "
-                                          f"add users to the arrival stages or more workers"})
+                invalid.append(
+                    {
+                        "reason": "load under-delivered",
+                        "at_s": round(self.recorder.elapsed(), 1),
+                        "detail": f"{totals.get('dropped', 0)} of {planned} planned iterations dropped "
+                        f"({ratio:.1%} > allowed {profile.allow.dropped_iterations:.1%}): "
+                        f"add users to the arrival stages or more workers",
+                    }
+                )
         return load, invalid
 
-    def _exit_code(self, results: list, profile: Profile | None, notes: list[str],
-                   invalid: list[dict[str, Any]]) -> ExitCode:
+    def _exit_code(
+        self, results: list, profile: Profile | None, notes: list[str], invalid: list[dict[str, Any]]
+    ) -> ExitCode:
         env, rec = self.env, self.recorder
         if rec.trip is not None:
             notes.append(f"stopped early at {rec.trip.at_s:.0f}s by live SLA rule: {rec.trip.rule.title}")
@@ -281,7 +343,8 @@ def install(environment: Environment) -> ErploadRun:
         environment.events.quitting.add_listener(run.on_quitting)
         environment.events.erpload_stage.add_listener(run.recorder.on_stage)
         run.extra_providers["rbac_violations"] = lambda: sum(
-            run.tallies.totals(environment).get("rbac_violations", {}).values())
+            run.tallies.totals(environment).get("rbac_violations", {}).values()
+        )
     install_resources(environment, run)  # after run.on_test_start: its test_start needs the run clock
     install_correctness(environment, run)  # after run.on_test_start: reads run.profile at test start
     if getattr(environment, "web_ui", None) is not None:
@@ -291,8 +354,12 @@ def install(environment: Environment) -> ErploadRun:
 
 def _read_tallies() -> dict[str, Any]:
     """This process's cumulative correctness counters (see erpload.users)."""
-    return {"rbac_violations": erp_users.rbac_violations(), "conflicts": erp_users.conflicts(),
-            "sessions": erp_users.session_counts(), "ledger": erp_users.stock_ledger()}
+    return {
+        "rbac_violations": erp_users.rbac_violations(),
+        "conflicts": erp_users.conflicts(),
+        "sessions": erp_users.session_counts(),
+        "ledger": erp_users.stock_ledger(),
+    }
 
 
 def _graceful_signals(environment: Environment) -> None:
@@ -316,7 +383,9 @@ def _graceful_signals(environment: Environment) -> None:
             sys.stderr.flush()
             os._exit(int(ExitCode.ABORTED))
         seen.append(signum)
-        log.warning("erpload: got %s: stopping the run and writing reports (send it again to exit at once)", name)
+        log.warning(
+            "erpload: got %s: stopping the run and writing reports (send it again to exit at once)", name
+        )
         if environment.runner is not None:
             gevent.spawn(environment.runner.quit)
 
@@ -344,4 +413,3 @@ def _on_parser(parser: Any, **_: Any) -> None:
 def _on_init(environment: Environment, **_: Any) -> None:
     if environment.runner is not None:
         install(environment)
-

@@ -329,8 +329,11 @@ class Checker:
         steps = check_faults(raw, self.add, parse_duration, _got)
         for i, step in enumerate(steps):
             if duration_s and step.at_s >= duration_s:
-                self.add(f"faults[{i}].at", f"{step.at_s:g}s is not before the end of the profile ({duration_s:g}s)",
-                         "Schedule it earlier or lengthen the stages")
+                self.add(
+                    f"faults[{i}].at",
+                    f"{step.at_s:g}s is not before the end of the profile ({duration_s:g}s)",
+                    "Schedule it earlier or lengthen the stages",
+                )
         return steps
 
     def hot_skus(self, raw: Any) -> tuple[str, ...]:
@@ -338,8 +341,11 @@ class Checker:
         if raw is None:
             return ()
         if not isinstance(raw, list) or not raw or not all(isinstance(s, str) and s.strip() for s in raw):
-            self.add("hot_skus", f"must be a non-empty list of SKU strings (got {_got(raw)})",
-                     "e.g. hot_skus: [FAB-000001, FAB-000002]")
+            self.add(
+                "hot_skus",
+                f"must be a non-empty list of SKU strings (got {_got(raw)})",
+                "e.g. hot_skus: [FAB-000001, FAB-000002]",
+            )
             return ()
         if len(set(raw)) != len(raw):
             self.add("hot_skus", f"lists a SKU twice (got {_got(raw)})", "List each SKU once")

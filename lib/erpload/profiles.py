@@ -271,8 +271,11 @@ def parse_profile(
     options = c.section(
         doc.get("options"), "options", {"stop_timeout": None, "arrival_backlog": DEFAULT_BACKLOG}
     )
-    allow = c.section(doc.get("allow"), "allow", {"dropped_iterations": DEFAULT_DROPPED,
-                                                  "generator_saturation": False, "under_delivery": False})
+    allow = c.section(
+        doc.get("allow"),
+        "allow",
+        {"dropped_iterations": DEFAULT_DROPPED, "generator_saturation": False, "under_delivery": False},
+    )
     sla_rules = c.sla(doc.get("sla"), roles or {}, stages)
     faults = c.faults(doc.get("faults"), sum(s.get("duration_s", 0.0) for s in stages))
     hot_skus = c.hot_skus(doc.get("hot_skus"))
@@ -287,8 +290,11 @@ def parse_profile(
         sla=tuple(sla_rules),
         sla_raw=tuple(doc.get("sla") or ()),
         options=Options(stop_timeout_s=options["stop_timeout"], arrival_backlog=options["arrival_backlog"]),
-        allow=Allow(dropped_iterations=allow["dropped_iterations"],
-                    generator_saturation=allow["generator_saturation"], under_delivery=allow["under_delivery"]),
+        allow=Allow(
+            dropped_iterations=allow["dropped_iterations"],
+            generator_saturation=allow["generator_saturation"],
+            under_delivery=allow["under_delivery"],
+        ),
         source_path=source,
         faults=tuple(faults),
         hot_skus=hot_skus,

@@ -25,8 +25,9 @@ from erpload.timeline import Timeline
 log = logging.getLogger("erpload")
 
 
-def snapshot_of(stats: LocustStats, role_stats: LocustStats, duration_s: float,
-                extra: dict[str, Any] | None = None) -> Snapshot:
+def snapshot_of(
+    stats: LocustStats, role_stats: LocustStats, duration_s: float, extra: dict[str, Any] | None = None
+) -> Snapshot:
     """A cumulative, independent copy of Locust's merged stats (+ per-role aggregates)."""
     snap = Snapshot(duration_s=duration_s, extra=dict(extra or {}))
     for entry in list(stats.entries.values()):
@@ -139,8 +140,14 @@ class RunRecorder:
         dn = count - prev_count
         window = hist.minus(prev_hist) if dn > 0 else Histogram()
         pct = [window.percentile(p) if window.count else None for p in (0.5, 0.95, 0.99)]
-        self.timeline.append(now, dt, runner.user_count if runner else 0, dn / dt,
-                             (fails - prev_fails) / dn if dn > 0 else 0.0, *pct)
+        self.timeline.append(
+            now,
+            dt,
+            runner.user_count if runner else 0,
+            dn / dt,
+            (fails - prev_fails) / dn if dn > 0 else 0.0,
+            *pct,
+        )
         if now - self._last_prune >= PRUNE_EVERY_S:
             self._last_prune = now
             wall = time.time()
@@ -154,8 +161,10 @@ class RunRecorder:
 
     def _abort(self, trip: Trip) -> None:
         self.trip = trip
-        text = (f"SLA ABORT {trip.rule.title}: observed {trip.result.detail} "
-                f"(failing since {trip.failing_since_s:.0f}s) -> stopping the run")
+        text = (
+            f"SLA ABORT {trip.rule.title}: observed {trip.result.detail} "
+            f"(failing since {trip.failing_since_s:.0f}s) -> stopping the run"
+        )
         log.error("erpload: %s", text)
         self.timeline.mark_event(trip.at_s, text)
         runner = self.env.runner

@@ -81,10 +81,16 @@ class ProcessSeries:
     def summary(self) -> dict[str, Any]:
         """Exact aggregates: CPU avg/max, RSS first/last/peak, peak threads/fds/connections."""
         return {
-            "key": self.key, "host": self.host, "pid": self.pid, "samples": self.n,
-            "cpu_avg_percent": round(self.cpu_avg, 2), "cpu_max_percent": round(self.cpu_max, 2),
-            "rss_first_mb": self.rss[0] if self.rss else None, "rss_last_mb": self.rss[-1] if self.rss else None,
-            "rss_peak_mb": round(self.rss_max, 3), **{f"{k}_max": v for k, v in self.peaks.items()},
+            "key": self.key,
+            "host": self.host,
+            "pid": self.pid,
+            "samples": self.n,
+            "cpu_avg_percent": round(self.cpu_avg, 2),
+            "cpu_max_percent": round(self.cpu_max, 2),
+            "rss_first_mb": self.rss[0] if self.rss else None,
+            "rss_last_mb": self.rss[-1] if self.rss else None,
+            "rss_peak_mb": round(self.rss_max, 3),
+            **{f"{k}_max": v for k, v in self.peaks.items()},
         }
 
 
@@ -139,8 +145,9 @@ class SaturationDetector:
 class UnderDeliveryDetector:
     """Closed model: running users short of the plan by > tolerance for > grace_s after a ramp's planned end."""
 
-    def __init__(self, plan: Sequence[Any], tolerance: float = 0.10, min_users: int = 2,
-                 grace_s: float = 15.0) -> None:
+    def __init__(
+        self, plan: Sequence[Any], tolerance: float = 0.10, min_users: int = 2, grace_s: float = 15.0
+    ) -> None:
         self.plan = list(plan)  # erpload.profiles.StagePlan (start_s, end_s, ramp_s, end_roles, stage.name)
         self.tolerance, self.min_users, self.grace = tolerance, min_users, grace_s
         self._since: float | None = None

@@ -35,14 +35,34 @@ MAX_PENDING = 600  # worker-side samples kept if reports stall (bounded)
 
 def add_resource_options(parser: Any) -> None:
     """--resource-interval, --target-pid, --target-metrics, --worker-cpu-limit (+ ERPLOAD_* env vars)."""
-    parser.add_argument("--resource-interval", type=float, default=1.0, env_var="ERPLOAD_RESOURCE_INTERVAL",
-                        include_in_web_ui=False, help="seconds between resource samples in every process (default 1)")
-    parser.add_argument("--target-pid", type=int, default=0, env_var="ERPLOAD_TARGET_PID",
-                        help="PID of a local target process to monitor (CPU, RSS, leaks; children included)")
-    parser.add_argument("--target-metrics", default="", env_var="ERPLOAD_TARGET_METRICS",
-                        help="Prometheus /metrics URL of the target (process_cpu_seconds_total, process_resident_memory_bytes)")
-    parser.add_argument("--worker-cpu-limit", type=float, default=90.0, env_var="ERPLOAD_WORKER_CPU_LIMIT",
-                        help="a load generator above this CPU %% for 10 s makes the run INVALID (default 90)")
+    parser.add_argument(
+        "--resource-interval",
+        type=float,
+        default=1.0,
+        env_var="ERPLOAD_RESOURCE_INTERVAL",
+        include_in_web_ui=False,
+        help="seconds between resource samples in every process (default 1)",
+    )
+    parser.add_argument(
+        "--target-pid",
+        type=int,
+        default=0,
+        env_var="ERPLOAD_TARGET_PID",
+        help="PID of a local target process to monitor (CPU, RSS, leaks; children included)",
+    )
+    parser.add_argument(
+        "--target-metrics",
+        default="",
+        env_var="ERPLOAD_TARGET_METRICS",
+        help="Prometheus /metrics URL of the target (process_cpu_seconds_total, process_resident_memory_bytes)",
+    )
+    parser.add_argument(
+        "--worker-cpu-limit",
+        type=float,
+        default=90.0,
+        env_var="ERPLOAD_WORKER_CPU_LIMIT",
+        help="a load generator above this CPU %% for 10 s makes the run INVALID (default 90)",
+    )
 
 
 def _opt(env: Environment, name: str, default: Any) -> Any:
@@ -115,8 +135,13 @@ class ResourceMonitor:
         samples = [[round(now - ts, 3), s] for ts, s in self.pending]
         self.pending.clear()
         runner = self.env.runner
-        return {"idx": getattr(runner, "worker_index", None), "host": self.host, "pid": os.getpid(),
-                "host_metrics": self.host_latest, "samples": samples}
+        return {
+            "idx": getattr(runner, "worker_index", None),
+            "host": self.host,
+            "pid": os.getpid(),
+            "host_metrics": self.host_latest,
+            "samples": samples,
+        }
 
     # -- master / local ------------------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
@@ -173,8 +198,9 @@ class ResourceMonitor:
             if t >= 0 and isinstance(sample, dict):
                 self.record(key, t, sample, host, payload.get("pid"))
 
-    def record(self, key: str, t: float, sample: dict[str, float], host: str, pid: Any,
-               requests: float | None = None) -> None:
+    def record(
+        self, key: str, t: float, sample: dict[str, float], host: str, pid: Any, requests: float | None = None
+    ) -> None:
         """Add a sample to its series; generators (not the target) feed the saturation detector."""
         series = self.series.get(key)
         if series is None:
@@ -188,9 +214,11 @@ class ResourceMonitor:
         name = f"{key} ({host}, pid {pid})"
         if isinstance(self.env.runner, LocalRunner) and key == "master":
             name = f"local process ({host}, pid {pid})"
-        detail = (f"{name} at {ep.value:.0f}% CPU (peak {ep.peak:.0f}%) from {ep.start_s:.0f}s to {ep.end_s:.0f}s "
-                  f"(limit {self.saturation.limit:.0f}% for {SUSTAIN_S:.0f}s): its latencies include its own queueing; "
-                  f"add workers or lower the load per worker")
+        detail = (
+            f"{name} at {ep.value:.0f}% CPU (peak {ep.peak:.0f}%) from {ep.start_s:.0f}s to {ep.end_s:.0f}s "
+            f"(limit {self.saturation.limit:.0f}% for {SUSTAIN_S:.0f}s): its latencies include its own queueing; "
+            f"add workers or lower the load per worker"
+        )
         if self._allowed("generator_saturation"):
             self._warn(f"generator saturated (allowed by the profile): {detail}")
         else:
@@ -202,9 +230,11 @@ class ResourceMonitor:
         ep = self.under.feed(t, self.env.runner.user_count)
         if ep is None:
             return
-        detail = (f"{ep.value:.0f} users running of {ep.peak:.0f} planned from {ep.start_s:.0f}s to {ep.end_s:.0f}s "
-                  f"(more than 10% and 2 users short for over {self.under.grace:.0f}s after the ramp): "
-                  f"check worker logs for spawn errors, or add workers")
+        detail = (
+            f"{ep.value:.0f} users running of {ep.peak:.0f} planned from {ep.start_s:.0f}s to {ep.end_s:.0f}s "
+            f"(more than 10% and 2 users short for over {self.under.grace:.0f}s after the ramp): "
+            f"check worker logs for spawn errors, or add workers"
+        )
         if self._allowed("under_delivery"):
             self._warn(f"load under-delivered (allowed by the profile): {detail}")
         else:
@@ -234,10 +264,21 @@ class ResourceMonitor:
             s = self.series[key]
             cpu, rss = s.series(LIVE_POINTS)
             leak = s.leak()
-            procs.append({"key": key, "host": s.host, "cpu_percent": float(s.cpu[-1] if s.cpu else 0.0),
-                          "rss_mb": float(s.rss[-1] if s.rss else 0.0), "cpu_series": cpu, "rss_series": rss,
-                          "leak": {"verdict": leak.verdict, "slope_mb_per_min": _r(leak.slope_mb_per_min),
-                                   "growth_pct": _r(leak.growth_pct)}})
+            procs.append(
+                {
+                    "key": key,
+                    "host": s.host,
+                    "cpu_percent": float(s.cpu[-1] if s.cpu else 0.0),
+                    "rss_mb": float(s.rss[-1] if s.rss else 0.0),
+                    "cpu_series": cpu,
+                    "rss_series": rss,
+                    "leak": {
+                        "verdict": leak.verdict,
+                        "slope_mb_per_min": _r(leak.slope_mb_per_min),
+                        "growth_pct": _r(leak.growth_pct),
+                    },
+                }
+            )
         warnings = list(self.warnings) + [f"INVALID: {i['reason']}: {i['detail']}" for i in self.run.invalid]
         return {"processes": procs, "warnings": warnings}
 
@@ -250,8 +291,14 @@ class ResourceMonitor:
             leak = s.leak()
             procs.append({**s.summary(), "cpu_series": cpu, "rss_series": rss})
             leaks.append({"key": key, **leak.to_dict()})
-        return {"interval_s": self.interval, "worker_cpu_limit_percent": self.saturation.limit,
-                "processes": procs, "leaks": leaks, "hosts": dict(self.hosts), "warnings": list(self.warnings)}
+        return {
+            "interval_s": self.interval,
+            "worker_cpu_limit_percent": self.saturation.limit,
+            "processes": procs,
+            "leaks": leaks,
+            "hosts": dict(self.hosts),
+            "warnings": list(self.warnings),
+        }
 
     def finalize(self, run: Any) -> None:
         """Master, before the verdict: last samples, summary section, artifacts."""
@@ -269,15 +316,42 @@ class ResourceMonitor:
 def write_artifacts(section: dict[str, Any], out: Path) -> None:
     """memory_profile.json and worker_resource_utilization.json from a `resources` section."""
     leaks = {row["key"]: row for row in section.get("leaks", [])}
-    memory = {"processes": [
-        {"key": p["key"], "host": p["host"], "pid": p["pid"], "baseline_mb": leaks.get(p["key"], {}).get("baseline_mb"),
-         "peak_mb": p["rss_peak_mb"], "final_mb": p["rss_last_mb"], "growth_pct": leaks.get(p["key"], {}).get("growth_pct"),
-         "leak": leaks.get(p["key"]), "samples": p["rss_series"]} for p in section.get("processes", [])]}
-    workers = {"worker_cpu_limit_percent": section.get("worker_cpu_limit_percent"), "workers": [
-        {"key": p["key"], "host": p["host"], "pid": p["pid"], "cpu_avg_percent": p["cpu_avg_percent"],
-         "cpu_max_percent": p["cpu_max_percent"], "rss_last_mb": p["rss_last_mb"], "rss_peak_mb": p["rss_peak_mb"],
-         "samples": [[c[0], c[1], r[1]] for c, r in zip(p["cpu_series"], p["rss_series"], strict=False)]}
-        for p in section.get("processes", []) if p["key"] != "target"], "hosts": section.get("hosts", {})}
+    memory = {
+        "processes": [
+            {
+                "key": p["key"],
+                "host": p["host"],
+                "pid": p["pid"],
+                "baseline_mb": leaks.get(p["key"], {}).get("baseline_mb"),
+                "peak_mb": p["rss_peak_mb"],
+                "final_mb": p["rss_last_mb"],
+                "growth_pct": leaks.get(p["key"], {}).get("growth_pct"),
+                "leak": leaks.get(p["key"]),
+                "samples": p["rss_series"],
+            }
+            for p in section.get("processes", [])
+        ]
+    }
+    workers = {
+        "worker_cpu_limit_percent": section.get("worker_cpu_limit_percent"),
+        "workers": [
+            {
+                "key": p["key"],
+                "host": p["host"],
+                "pid": p["pid"],
+                "cpu_avg_percent": p["cpu_avg_percent"],
+                "cpu_max_percent": p["cpu_max_percent"],
+                "rss_last_mb": p["rss_last_mb"],
+                "rss_peak_mb": p["rss_peak_mb"],
+                "samples": [
+                    [c[0], c[1], r[1]] for c, r in zip(p["cpu_series"], p["rss_series"], strict=False)
+                ],
+            }
+            for p in section.get("processes", [])
+            if p["key"] != "target"
+        ],
+        "hosts": section.get("hosts", {}),
+    }
     write_atomic(out / "memory_profile.json", json.dumps(memory, indent=1) + "\n")
     write_atomic(out / "worker_resource_utilization.json", json.dumps(workers, indent=1) + "\n")
 
@@ -314,8 +388,12 @@ def _extra_metrics(mon: ResourceMonitor) -> dict[str, Any]:
         "target_memory_growth": lambda: None if target() is None else growth(target()),  # type: ignore[arg-type]
         "target_leak": target_leak,
         "worker_cpu_max": lambda: max((s.cpu_max / 100.0 for s in gens()), default=None),
-        "master_cpu_max": lambda: None if "master" not in mon.series else mon.series["master"].cpu_max / 100.0,
-        "worker_memory_growth": lambda: max((g for s in gens() if (g := growth(s)) is not None), default=None),
+        "master_cpu_max": lambda: (
+            None if "master" not in mon.series else mon.series["master"].cpu_max / 100.0
+        ),
+        "worker_memory_growth": lambda: max(
+            (g for s in gens() if (g := growth(s)) is not None), default=None
+        ),
     }
 
 

@@ -248,9 +248,15 @@ class RunSummary:
     timeline: TimelineData = field(default_factory=TimelineData)
     baseline: dict[str, Any] | None = None  # baseline.Comparison.to_dict()
     resources: dict[str, Any] = field(default_factory=dict)  # free-form, filled by the resources monitor
-    load: dict[str, Any] = field(default_factory=dict)  # model, per-role users, planned/started/dropped iterations
-    invalid: list[dict[str, Any]] = field(default_factory=list)  # why the run is INVALID: {reason, detail, at_s}
-    correctness: dict[str, Any] = field(default_factory=dict)  # stock ledger check, RBAC per role, recovery (free-form)
+    load: dict[str, Any] = field(
+        default_factory=dict
+    )  # model, per-role users, planned/started/dropped iterations
+    invalid: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # why the run is INVALID: {reason, detail, at_s}
+    correctness: dict[str, Any] = field(
+        default_factory=dict
+    )  # stock ledger check, RBAC per role, recovery (free-form)
     notes: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 

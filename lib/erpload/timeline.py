@@ -30,8 +30,17 @@ class Timeline:
     stages: list[dict] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
 
-    def append(self, t: float, dt: float, users: int, rps: float, fail_rate: float,
-               p50: float | None, p95: float | None, p99: float | None) -> None:
+    def append(
+        self,
+        t: float,
+        dt: float,
+        users: int,
+        rps: float,
+        fail_rate: float,
+        p50: float | None,
+        p95: float | None,
+        p99: float | None,
+    ) -> None:
         """Add one interval; halve the resolution when full (bounded memory)."""
         self.t.append(round(t, 3))
         self.dt.append(dt)

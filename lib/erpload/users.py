@@ -24,8 +24,12 @@ from erpload.errors import ConfigError, Problem
 
 logger = logging.getLogger(__name__)
 _CONTROL = (StopUser, StopTest, InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately)
-_DIGITS = re.compile(r"\d+")  # ids/quantities in evidence vary: collapse them so Locust's error table stays bounded
-PROBE_SUFFIX = " [rbac-probe]"  # probes get their own stats rows: their fast 403s must not dilute an endpoint's SLA
+_DIGITS = re.compile(
+    r"\d+"
+)  # ids/quantities in evidence vary: collapse them so Locust's error table stays bounded
+PROBE_SUFFIX = (
+    " [rbac-probe]"  # probes get their own stats rows: their fast 403s must not dilute an endpoint's SLA
+)
 ADJUST_NAME = "/warehouse/stock/[sku]/adjust"
 _LOGIN_FIELDS = ("access_token", "expires_in")
 
@@ -37,7 +41,9 @@ def _env_seconds(name: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not value > 0:
-        raise ConfigError(f"${name}", [Problem(name, f"must be a number of seconds > 0 (got {raw!r})", "e.g. 10")])
+        raise ConfigError(
+            f"${name}", [Problem(name, f"must be a number of seconds > 0 (got {raw!r})", "e.g. 10")]
+        )
     return value
 
 
@@ -52,13 +58,24 @@ def parse_think_time(spec: str) -> tuple[float, float]:
             return lo, hi
     except ValueError:
         pass
-    raise ConfigError("$ERPLOAD_THINK_TIME", [Problem("ERPLOAD_THINK_TIME", f"got {spec!r}",
-                                                      "Use 'MIN,MAX' seconds with 0 <= MIN <= MAX, e.g. '0.1,0.5'")])
+    raise ConfigError(
+        "$ERPLOAD_THINK_TIME",
+        [
+            Problem(
+                "ERPLOAD_THINK_TIME",
+                f"got {spec!r}",
+                "Use 'MIN,MAX' seconds with 0 <= MIN <= MAX, e.g. '0.1,0.5'",
+            )
+        ],
+    )
 
 
 REQUEST_TIMEOUT = _env_seconds("ERPLOAD_REQUEST_TIMEOUT", 10.0)
-THINK_TIME: tuple[float, float] | None = (parse_think_time(os.environ["ERPLOAD_THINK_TIME"])
-                                          if os.environ.get("ERPLOAD_THINK_TIME", "").strip() else None)
+THINK_TIME: tuple[float, float] | None = (
+    parse_think_time(os.environ["ERPLOAD_THINK_TIME"])
+    if os.environ.get("ERPLOAD_THINK_TIME", "").strip()
+    else None
+)
 
 
 def set_think_time(spec: str | tuple[float, float] | None) -> None:
@@ -83,8 +100,18 @@ from erpload.tallies import (  # noqa: E402
     stock_ledger,
 )
 
-__all__ = ["ErpUser", "Probe", "conflicts", "parse_think_time", "rbac_violations", "record_stock",
-           "reset_tallies", "session_counts", "set_think_time", "stock_ledger"]
+__all__ = [
+    "ErpUser",
+    "Probe",
+    "conflicts",
+    "parse_think_time",
+    "rbac_violations",
+    "record_stock",
+    "reset_tallies",
+    "session_counts",
+    "set_think_time",
+    "stock_ledger",
+]
 
 
 class Probe(NamedTuple):
@@ -211,7 +238,9 @@ class ErpUser(FastHttpUser):
     def _take_credential(self) -> Credential:
         runner = self.environment.runner
         index = getattr(runner, "worker_index", 0) or 0  # spread accounts over workers (best effort)
-        workers = getattr(runner, "worker_count", 0) or getattr(self.environment.parsed_options, "expect_workers", 1)
+        workers = getattr(runner, "worker_count", 0) or getattr(
+            self.environment.parsed_options, "expect_workers", 1
+        )
         index = max(index, 0)
         return pool().next(self.role_key, index, max(int(workers or 1), index + 1))
 
@@ -222,8 +251,19 @@ class ErpUser(FastHttpUser):
         kind = "login" if not self._auth else ("relogin_401" if self.last_status == 401 else "renew")
         started = time.monotonic()
         payload = {"username": self.credential.username, "password": self.credential.password.reveal()}
-        body = self._request("POST", "/auth/login", "/auth/login", payload, None, None, (200,), False, _LOGIN_FIELDS,
-                             use_auth=False, validate=_check_login)
+        body = self._request(
+            "POST",
+            "/auth/login",
+            "/auth/login",
+            payload,
+            None,
+            None,
+            (200,),
+            False,
+            _LOGIN_FIELDS,
+            use_auth=False,
+            validate=_check_login,
+        )
         if body is None:
             self._auth, self._renew_at = {}, 0.0
             _sessions["login_failed"] += 1
@@ -235,10 +275,20 @@ class ErpUser(FastHttpUser):
         _sessions[kind] += 1
         return True
 
-    def api(self, method: str, path: str, *, name: str | None = None, json: Any = None,
-            params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
-            expect: tuple[int, ...] = (200,), ok_conflict: bool = False, required: tuple[str, ...] = (),
-            validate: Callable[[Any], str | None] | None = None) -> Any:
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        name: str | None = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        expect: tuple[int, ...] = (200,),
+        ok_conflict: bool = False,
+        required: tuple[str, ...] = (),
+        validate: Callable[[Any], str | None] | None = None,
+    ) -> Any:
         """Send one checked request named by its path template; return the JSON body, or None (failure/409).
 
         `required` fields may be dotted ("work_order.status"); `validate(body)` returns a problem or None.
@@ -246,23 +296,37 @@ class ErpUser(FastHttpUser):
         name = name or path
         if time.monotonic() >= self._renew_at and not self.login():
             return None
-        body = self._request(method, path, name, json, params, headers, expect, ok_conflict, required, True, validate)
+        body = self._request(
+            method, path, name, json, params, headers, expect, ok_conflict, required, True, validate
+        )
         if self.last_status == 401 and self.login():  # token rejected before its expiry: renew, retry once
-            body = self._request(method, path, name, json, params, headers, expect, ok_conflict, required, True,
-                                 validate)
+            body = self._request(
+                method, path, name, json, params, headers, expect, ok_conflict, required, True, validate
+            )
         return body
 
-    def _request(self, method: str, path: str, name: str, payload: Any, params: Mapping[str, Any] | None,
-                 headers: Mapping[str, str] | None, expect: tuple[int, ...], ok_conflict: bool,
-                 required: tuple[str, ...], use_auth: bool = True,
-                 validate: Callable[[Any], str | None] | None = None) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        name: str,
+        payload: Any,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        expect: tuple[int, ...],
+        ok_conflict: bool,
+        required: tuple[str, ...],
+        use_auth: bool = True,
+        validate: Callable[[Any], str | None] | None = None,
+    ) -> Any:
         hdrs = self._auth if use_auth else {}
         if headers:
             hdrs = {**hdrs, **headers}
         self.last_status = 0
         try:
-            with self.client.request(method, path, name=name, json=payload, params=params, headers=hdrs,
-                                     catch_response=True) as resp:
+            with self.client.request(
+                method, path, name=name, json=payload, params=params, headers=hdrs, catch_response=True
+            ) as resp:
                 return self._check(resp, expect, ok_conflict, required, validate)
         except _CONTROL:
             raise
@@ -270,15 +334,23 @@ class ErpUser(FastHttpUser):
             self._suite_error(name, e)
             return None
 
-    def _check(self, resp: ResponseContextManager, expect: tuple[int, ...], ok_conflict: bool,
-               required: tuple[str, ...], validate: Callable[[Any], str | None] | None) -> Any:
+    def _check(
+        self,
+        resp: ResponseContextManager,
+        expect: tuple[int, ...],
+        ok_conflict: bool,
+        required: tuple[str, ...],
+        validate: Callable[[Any], str | None] | None,
+    ) -> Any:
         try:
             status = self.last_status = resp.status_code
             exc = resp.request_meta["exception"]
             if status == 0 or (exc is not None and not isinstance(exc, LocustBadStatusCode)):
                 self.last_status = 0
                 cause = getattr(exc, "original", None) or exc  # geventhttpclient wraps the socket error
-                resp.failure(f"no valid response: {type(cause).__name__}: {_DIGITS.sub('#', str(cause))[:160]}")
+                resp.failure(
+                    f"no valid response: {type(cause).__name__}: {_DIGITS.sub('#', str(cause))[:160]}"
+                )
                 return None
             if status == 401:
                 self._renew_at = 0.0  # whatever happens next, this token is spent
@@ -287,7 +359,9 @@ class ErpUser(FastHttpUser):
                     _conflicts[f"{resp.request_meta['request_type']} {resp.request_meta['name']}"] += 1
                     resp.success()
                 else:
-                    resp.failure(f"HTTP {status} (expected {'/'.join(map(str, expect))}): {self._evidence(resp)}")
+                    resp.failure(
+                        f"HTTP {status} (expected {'/'.join(map(str, expect))}): {self._evidence(resp)}"
+                    )
                 return None
             try:
                 body = loads(resp.content)
@@ -323,13 +397,22 @@ class ErpUser(FastHttpUser):
         if not self.rbac_probes or (time.monotonic() >= self._renew_at and not self.login()):
             return
         p = random.choice(self.rbac_probes)
-        with self.client.request(p.method, p.path, name=p.name + PROBE_SUFFIX, json=p.json, params=p.params,
-                                 headers=self._auth, catch_response=True) as resp:
+        with self.client.request(
+            p.method,
+            p.path,
+            name=p.name + PROBE_SUFFIX,
+            json=p.json,
+            params=p.params,
+            headers=self._auth,
+            catch_response=True,
+        ) as resp:
             body = self._check(resp, (200, 201, 202, 403), False, (), None)  # a 2xx must parse to count
             if body is not None and self.last_status != 403:  # a real answer to a forbidden call
                 _violations[self.role_key] += 1
-                resp.failure(f"RBAC violation: role {self.role_key} got HTTP {self.last_status} "
-                             f"for {p.method} {p.name} (expected 403)")
+                resp.failure(
+                    f"RBAC violation: role {self.role_key} got HTTP {self.last_status} "
+                    f"for {p.method} {p.name} (expected 403)"
+                )
             elif body is not None and not _has(body, "error"):
                 resp.failure(f"missing error (HTTP 403): {self._evidence(resp)}")
 
@@ -344,11 +427,19 @@ class ErpUser(FastHttpUser):
         path = f"/warehouse/stock/{quote(sku, safe='')}/adjust"
         begin_adjust(sku, key, delta)  # pending until the target answers definitely (erpload.correctness)
         for _ in range(2):
-            body = self.api("POST", path, name=ADJUST_NAME, json={"delta": delta, "reason": reason}, headers=headers,
-                            required=("sku", "quantity", "delta", "replayed"))
+            body = self.api(
+                "POST",
+                path,
+                name=ADJUST_NAME,
+                json={"delta": delta, "reason": reason},
+                headers=headers,
+                required=("sku", "quantity", "delta", "replayed"),
+            )
             if body is not None:
                 end_adjust(sku, key)
-                record_stock(sku, delta=delta)  # once per key: the retry only runs when the first was unconfirmed
+                record_stock(
+                    sku, delta=delta
+                )  # once per key: the retry only runs when the first was unconfirmed
                 return body
             if 400 <= self.last_status < 500:  # a definite refusal: nothing was applied
                 end_adjust(sku, key)
@@ -361,9 +452,17 @@ class ErpUser(FastHttpUser):
         self._fire_failure("TASK", f"{type(self).__name__}.{where}", exc)
 
     def _fire_failure(self, request_type: str, name: str, exc: BaseException) -> None:
-        self.environment.events.request.fire(request_type=request_type, name=name, response_time=0,
-                                             response_length=0, response=None, context=self._context,
-                                             exception=exc, start_time=time.time(), url="")
+        self.environment.events.request.fire(
+            request_type=request_type,
+            name=name,
+            response_time=0,
+            response_length=0,
+            response=None,
+            context=self._context,
+            exception=exc,
+            start_time=time.time(),
+            url="",
+        )
 
 
 ErpUser.on_start = _guard(ErpUser.on_start)  # type: ignore[method-assign]

@@ -55,8 +55,11 @@ def install_login(web_ui: Any) -> None:
     @web_ui.app.route("/erpload/login", methods=["POST"])
     def _erpload_login() -> Response:
         name, password = request.form.get("username", ""), request.form.get("password", "")
-        if creds is not None and hmac.compare_digest(name.encode(), creds[0].encode()) \
-                and hmac.compare_digest(password.encode(), creds[1].encode()):
+        if (
+            creds is not None
+            and hmac.compare_digest(name.encode(), creds[0].encode())
+            and hmac.compare_digest(password.encode(), creds[1].encode())
+        ):
             login_user(_User(name))
             return redirect(url_for("locust.index"))
         log.warning("erpload: failed web UI login for user %r from %s", name[:64], request.remote_addr)

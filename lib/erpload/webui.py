@@ -173,19 +173,33 @@ class LiveView:
         if not self._series.get("master"):
             self.sample()
         runner = self.env.runner
-        workers = {self._worker_key(w): w for w in runner.clients.values()} if isinstance(runner, MasterRunner) else {}
+        workers = (
+            {self._worker_key(w): w for w in runner.clients.values()}
+            if isinstance(runner, MasterRunner)
+            else {}
+        )
         procs: list[dict[str, Any]] = [self._target_stub()]
         for key, s in self._series.items():
             if key != "master" and key not in workers:
                 continue
             w = workers.get(key)
             host = os.uname().nodename if w is None else w.id.rsplit("_", 1)[0]
-            procs.append({"key": key, "host": host, "cpu_percent": s["cpu"][-1][1], "rss_mb": s["rss"][-1][1],
-                          "cpu_series": list(s["cpu"]), "rss_series": list(s["rss"]),
-                          "leak": leak_estimate(list(s["rss"]))})
+            procs.append(
+                {
+                    "key": key,
+                    "host": host,
+                    "cpu_percent": s["cpu"][-1][1],
+                    "rss_mb": s["rss"][-1][1],
+                    "cpu_series": list(s["cpu"]),
+                    "rss_series": list(s["rss"]),
+                    "leak": leak_estimate(list(s["rss"])),
+                }
+            )
             if s["cpu"][-1][1] > CPU_SATURATED:
-                warnings.append(f"{key} CPU {s['cpu'][-1][1]:.0f}% > {CPU_SATURATED:.0f}%: "
-                                "generator saturated, its latencies are not trustworthy; add workers")
+                warnings.append(
+                    f"{key} CPU {s['cpu'][-1][1]:.0f}% > {CPU_SATURATED:.0f}%: "
+                    "generator saturated, its latencies are not trustworthy; add workers"
+                )
             if w is not None and w.state == "missing":
                 warnings.append(f"{key} missing: no heartbeat; its users are not running")
         return {"processes": procs, "warnings": warnings}
@@ -203,11 +217,19 @@ class LiveView:
             code = ExitCode.SLA_BREACHED
         rec = self.run.recorder
         return build_summary(
-            snap, results, exit_code=int(code),
-            profile=ProfileInfo(profile.name, str(profile.source_path or ""), profile.description) if profile else None,
-            started_at=rec.started_wall, ended_at=time.time(), host=self.env.host or "",
-            workers=rec.max_workers, errors=[e.serialize() for e in self.env.stats.errors.values()],
-            timeline=rec.timeline.to_dict(), resources=self.resources(),
+            snap,
+            results,
+            exit_code=int(code),
+            profile=ProfileInfo(profile.name, str(profile.source_path or ""), profile.description)
+            if profile
+            else None,
+            started_at=rec.started_wall,
+            ended_at=time.time(),
+            host=self.env.host or "",
+            workers=rec.max_workers,
+            errors=[e.serialize() for e in self.env.stats.errors.values()],
+            timeline=rec.timeline.to_dict(),
+            resources=self.resources(),
             notes=["live summary from the web UI (the run may still be going)"] if self.live else [],
         )
 
@@ -242,16 +264,25 @@ def install_webui(environment: Environment, run: Any) -> LiveView | None:
     if getattr(web_ui, "web_login", False):
         install_login(web_ui)
     elif not is_loopback(str(getattr(web_ui, "host", "127.0.0.1") or "0.0.0.0")):
-        log.warning("erpload: the web UI listens on %r without --web-login: anyone who can reach it can start "
-                    "load; use `erpload ui` (login from ERPLOAD_WEB_USER/PASSWORD) or 127.0.0.1", web_ui.host)
+        log.warning(
+            "erpload: the web UI listens on %r without --web-login: anyone who can reach it can start "
+            "load; use `erpload ui` (login from ERPLOAD_WEB_USER/PASSWORD) or 127.0.0.1",
+            web_ui.host,
+        )
     environment.events.test_start.add_listener(view.on_test_start)
     environment.events.test_stop.add_listener(view.on_test_stop)
 
-    web_ui.template_args["extended_tabs"] = [{"title": "SLA", "key": "sla"}, {"title": "Resources", "key": "resources"}]
-    web_ui.template_args["extended_tables"] = [{"key": "sla", "structure": SLA_STRUCTURE},
-                                               {"key": "resources", "structure": RESOURCES_STRUCTURE}]
+    web_ui.template_args["extended_tabs"] = [
+        {"title": "SLA", "key": "sla"},
+        {"title": "Resources", "key": "resources"},
+    ]
+    web_ui.template_args["extended_tables"] = [
+        {"key": "sla", "structure": SLA_STRUCTURE},
+        {"key": "resources", "structure": RESOURCES_STRUCTURE},
+    ]
     web_ui.template_args["extended_csv_files"] = [
-        {"href": "./erpload/report.html", "title": "erpload report (HTML: SLA verdict, charts, resources)"}]
+        {"href": "./erpload/report.html", "title": "erpload report (HTML: SLA verdict, charts, resources)"}
+    ]
     app = web_ui.app
 
     @app.before_request
@@ -263,10 +294,16 @@ def install_webui(environment: Environment, run: Any) -> LiveView | None:
     @app.after_request
     def _erpload_after(response: Response) -> Response:
         try:
-            if request.endpoint == "locust.request_stats" and response.status_code == 200 and response.is_json:
+            if (
+                request.endpoint == "locust.request_stats"
+                and response.status_code == 200
+                and response.is_json
+            ):
                 data = response.get_json()
-                data["extended_stats"] = [{"key": "sla", "data": view.sla_rows()},
-                                          {"key": "resources", "data": view.resource_rows()}]
+                data["extended_stats"] = [
+                    {"key": "sla", "data": view.sla_rows()},
+                    {"key": "resources", "data": view.resource_rows()},
+                ]
                 response.set_data(json.dumps(data))
             elif request.endpoint == "locust.stats_report" and response.status_code == 200:
                 page = response.get_data(as_text=True)

@@ -71,7 +71,11 @@ def profile_choices(directory: Path, extra: Iterable[str] = ()) -> ProfileChoice
 def _display_path(path: Path) -> str:
     """Relative to the working directory when inside it (what a user types), else absolute."""
     try:
-        return os.path.relpath(path.resolve(), Path.cwd()) if path.resolve().is_relative_to(Path.cwd()) else str(path)
+        return (
+            os.path.relpath(path.resolve(), Path.cwd())
+            if path.resolve().is_relative_to(Path.cwd())
+            else str(path)
+        )
     except (OSError, ValueError):
         return str(path)
 
@@ -98,25 +102,32 @@ def sla_rows(results: Sequence[RuleResult], trip: Any = None, live: bool = True)
     """One row per rule; a banner row first when a live-abort rule stopped the run."""
     rows: list[dict[str, str]] = []
     if trip is not None:
-        rows.append({
-            "rule": f"RUN STOPPED by live-abort rule {trip.rule.title} at {trip.at_s:.0f}s",
-            "observed": fmt_value(trip.rule.kind, trip.result.observed), "threshold": "", "bound": "",
-            "state": ABORTED, "detail": f"failing since {trip.failing_since_s:.0f}s: {trip.result.detail}",
-        })
+        rows.append(
+            {
+                "rule": f"RUN STOPPED by live-abort rule {trip.rule.title} at {trip.at_s:.0f}s",
+                "observed": fmt_value(trip.rule.kind, trip.result.observed),
+                "threshold": "",
+                "bound": "",
+                "state": ABORTED,
+                "detail": f"failing since {trip.failing_since_s:.0f}s: {trip.result.detail}",
+            }
+        )
     for r in results:
         kind = r.rule.kind
         detail = r.detail
         state = sla_state(r, live and trip is None)
         if state == AT_RISK and not r.passed:
             detail += f" (abort rule: grace {fmt_num(r.rule.after_s)}s + {fmt_num(r.rule.for_s)}s)"
-        rows.append({
-            "rule": r.rule.title,
-            "observed": fmt_value(kind, r.observed),
-            "threshold": f"{r.rule.op} {fmt_value(kind, r.rule.threshold)}",
-            "bound": fmt_bound(r.bound).strip(" ()") or ("exact" if r.observed is not None else ""),
-            "state": state,
-            "detail": detail,
-        })
+        rows.append(
+            {
+                "rule": r.rule.title,
+                "observed": fmt_value(kind, r.observed),
+                "threshold": f"{r.rule.op} {fmt_value(kind, r.rule.threshold)}",
+                "bound": fmt_bound(r.bound).strip(" ()") or ("exact" if r.observed is not None else ""),
+                "state": state,
+                "detail": detail,
+            }
+        )
     return rows
 
 
@@ -132,10 +143,14 @@ def sparkline(values: Sequence[float], width: int = 24) -> str:
         return ""
     if len(vals) > width:
         step = len(vals) / width
-        vals = [_mean(vals[int(i * step):max(int((i + 1) * step), int(i * step) + 1)]) for i in range(width)]
+        vals = [
+            _mean(vals[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)]) for i in range(width)
+        ]
     lo, hi = min(vals), max(vals)
     span = hi - lo if hi - lo > 0.01 * max(abs(hi), abs(lo)) else 0.0  # ±1 % is noise, not a trend
-    return "".join(SPARK[0 if span <= 0 else min(len(SPARK) - 1, int((v - lo) / span * len(SPARK)))] for v in vals)
+    return "".join(
+        SPARK[0 if span <= 0 else min(len(SPARK) - 1, int((v - lo) / span * len(SPARK)))] for v in vals
+    )
 
 
 def _mean(xs: Sequence[float]) -> float:
@@ -171,23 +186,44 @@ def resource_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
     """One row per process (target, master, worker:N), then one per generator-health warning."""
     rows: list[dict[str, str]] = []
     order = {"target": 0, "master": 1}
-    procs = sorted(data.get("processes", []), key=lambda p: (order.get(p.get("key", ""), 2), str(p.get("key"))))
+    procs = sorted(
+        data.get("processes", []), key=lambda p: (order.get(p.get("key", ""), 2), str(p.get("key")))
+    )
     for p in procs:
         cpu, rss = _series_values(p.get("cpu_series")), _series_values(p.get("rss_series"))
-        rows.append({
-            "process": str(p.get("key", "?")), "host": str(p.get("host") or ""),
-            "cpu": _now(p.get("cpu_percent"), "%"), "cpurange": _range(cpu, "%"), "cpuspark": sparkline(cpu),
-            "rss": _now(p.get("rss_mb"), " MB"), "rssrange": _range(rss, " MB"), "rssspark": sparkline(rss),
-            "leak": str(p.get("note") or leak_text(p.get("leak"))),
-        })
+        rows.append(
+            {
+                "process": str(p.get("key", "?")),
+                "host": str(p.get("host") or ""),
+                "cpu": _now(p.get("cpu_percent"), "%"),
+                "cpurange": _range(cpu, "%"),
+                "cpuspark": sparkline(cpu),
+                "rss": _now(p.get("rss_mb"), " MB"),
+                "rssrange": _range(rss, " MB"),
+                "rssspark": sparkline(rss),
+                "leak": str(p.get("note") or leak_text(p.get("leak"))),
+            }
+        )
     for w in data.get("warnings", []):
-        rows.append({"process": "⚠ warning", "host": str(w), "cpu": "", "cpurange": "", "cpuspark": "",
-                     "rss": "", "rssrange": "", "rssspark": "", "leak": ""})
+        rows.append(
+            {
+                "process": "⚠ warning",
+                "host": str(w),
+                "cpu": "",
+                "cpurange": "",
+                "cpuspark": "",
+                "rss": "",
+                "rssrange": "",
+                "rssspark": "",
+                "leak": "",
+            }
+        )
     return rows
 
 
-def leak_estimate(series: Sequence[Sequence[float]], min_span_s: float = 60.0,
-                  slope_limit_mb_per_min: float = 1.0) -> dict[str, Any]:
+def leak_estimate(
+    series: Sequence[Sequence[float]], min_span_s: float = 60.0, slope_limit_mb_per_min: float = 1.0
+) -> dict[str, Any]:
     """A rough leak verdict from an RSS series [[t_s, mb], ...]: least-squares slope over the run."""
     pts = [(float(t), float(v)) for t, v in series]
     if len(pts) < 3 or pts[-1][0] - pts[0][0] < min_span_s:
@@ -202,21 +238,31 @@ def leak_estimate(series: Sequence[Sequence[float]], min_span_s: float = 60.0,
 
 
 # -- report section --------------------------------------------------------------------------------
-def _html_table(table_id: str, structure: Sequence[Mapping[str, str]], rows: Sequence[Mapping[str, str]]) -> str:
+def _html_table(
+    table_id: str, structure: Sequence[Mapping[str, str]], rows: Sequence[Mapping[str, str]]
+) -> str:
     head = "".join(f"<th>{escape(c['title'])}</th>" for c in structure)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(r.get(c['key'], '')))}</td>" for c in structure) + "</tr>"
-                   for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(r.get(c['key'], '')))}</td>" for c in structure) + "</tr>"
+        for r in rows
+    )
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-_SECTION_CSS = ("#erpload-live{font-family:sans-serif;margin:2em;color:inherit}"
-                "#erpload-live table{border-collapse:collapse;margin-bottom:1.5em}"
-                "#erpload-live td,#erpload-live th{border:1px solid #888;padding:4px 8px;text-align:left}")
+_SECTION_CSS = (
+    "#erpload-live{font-family:sans-serif;margin:2em;color:inherit}"
+    "#erpload-live table{border-collapse:collapse;margin-bottom:1.5em}"
+    "#erpload-live td,#erpload-live th{border:1px solid #888;padding:4px 8px;text-align:left}"
+)
 
 
-def report_section(title: str, sla: Sequence[Mapping[str, str]], resources: Sequence[Mapping[str, str]]) -> str:
+def report_section(
+    title: str, sla: Sequence[Mapping[str, str]], resources: Sequence[Mapping[str, str]]
+) -> str:
     """erpload's SLA and resources sections as HTML, appended to Locust's downloadable report."""
-    return (f'<style>{_SECTION_CSS}</style><section id="erpload-live"><h2>{escape(title)}</h2>'
-            f'<h3 id="erpload-sla-title">erpload SLA</h3>{_html_table("erpload-sla", SLA_STRUCTURE, sla)}'
-            f'<h3 id="erpload-resources-title">erpload resources</h3>'
-            f'{_html_table("erpload-resources", RESOURCES_STRUCTURE, resources)}</section>')
+    return (
+        f'<style>{_SECTION_CSS}</style><section id="erpload-live"><h2>{escape(title)}</h2>'
+        f'<h3 id="erpload-sla-title">erpload SLA</h3>{_html_table("erpload-sla", SLA_STRUCTURE, sla)}'
+        f'<h3 id="erpload-resources-title">erpload resources</h3>'
+        f"{_html_table('erpload-resources', RESOURCES_STRUCTURE, resources)}</section>"
+    )

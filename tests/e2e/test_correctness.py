@@ -27,8 +27,9 @@ PROFILES = Path(__file__).parent / "profiles"
 def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Seed once; each target gets its own copy (seeding takes several seconds)."""
     db = tmp_path_factory.mktemp("seed") / "seed.db"
-    subprocess.run([PY, "-m", "erp_target", "--seed-only", "--db", str(db)], check=True, timeout=180,
-                   capture_output=True)
+    subprocess.run(
+        [PY, "-m", "erp_target", "--seed-only", "--db", str(db)], check=True, timeout=180, capture_output=True
+    )
     return db
 
 
@@ -138,9 +139,28 @@ def test_target_restart_reports_recovery_time(tmp_path: Path, seeded_db: Path):
     port = _free_port()
     first = fresh_target(tmp_path, seeded_db, name="restart", port=port)
     report_dir = tmp_path / "reports"
-    locust = Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), "--headless", "--only-summary",
-                   "--load-profile", str(PROFILES / "restart.yaml"), "-H", first.url, "--report-dir",
-                   str(report_dir), "--loglevel", "INFO"], env=FAST_THINK, name="locust", log_dir=tmp_path)
+    locust = Proc(
+        [
+            PY,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "locustfiles"),
+            "--headless",
+            "--only-summary",
+            "--load-profile",
+            str(PROFILES / "restart.yaml"),
+            "-H",
+            first.url,
+            "--report-dir",
+            str(report_dir),
+            "--loglevel",
+            "INFO",
+        ],
+        env=FAST_THINK,
+        name="locust",
+        log_dir=tmp_path,
+    )
     second = None
     try:
         locust.expect(r"initial stock|Ramping|All users spawned|spawn", timeout=60)
@@ -176,8 +196,11 @@ def wait_requests(url: str, n: int, timeout: float) -> None:
     while time.monotonic() < deadline:
         try:
             text = requests.get(url + "/metrics", timeout=2).text
-            seen = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                       if line.startswith("erp_http_requests_total{") and "/health" not in line)
+            seen = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("erp_http_requests_total{") and "/health" not in line
+            )
             if seen >= n:
                 return
         except requests.RequestException:

@@ -16,8 +16,12 @@ SHORT = Path(__file__).parent / "profiles" / "short.yaml"
 
 def demo(tmp: Path, *args: str, timeout: float = 150) -> tuple[int, Proc, Path]:
     report_dir = tmp / "reports"
-    proc = Proc([PY, "-m", "erpload.cli", "demo", "--report-dir", str(report_dir), *args],
-                env={"ERPLOAD_THINK_TIME": "0.1,0.5"}, name="demo", log_dir=tmp)
+    proc = Proc(
+        [PY, "-m", "erpload.cli", "demo", "--report-dir", str(report_dir), *args],
+        env={"ERPLOAD_THINK_TIME": "0.1,0.5"},
+        name="demo",
+        log_dir=tmp,
+    )
     return proc.wait(timeout), proc, report_dir
 
 
@@ -33,16 +37,24 @@ def test_demo_smoke_profile_passes_and_cleans_up(tmp_path: Path):
     out = proc.output
     assert rc == 0, proc.tail()
     assert "reference ERP at http://127.0.0.1:" in out
-    assert "stage 1/2 'ramp-up'" in out and "stage 2/2 'steady'" in out    # a progress line per stage
+    assert "stage 1/2 'ramp-up'" in out and "stage 2/2 'steady'" in out  # a progress line per stage
     assert "SLA all 4 rules passed" in out
-    tail = out[out.rindex("== verdict: PASS =="):]             # the verdict comes last, after Locust's tables
+    tail = out[out.rindex("== verdict: PASS ==") :]  # the verdict comes last, after Locust's tables
     assert tail.count("SLA PASS") == 4 and str(rep / "report.html") in tail
     assert f"reports in {rep}" in out
     summary = json.loads((rep / "summary.json").read_text())
     assert summary["verdict"] == "pass" and summary["profile"]["name"] == "smoke"
     assert {r["name"] for r in summary["roles"]} == {
-        "CuttingOperator", "SewingOperator", "FinishingOperator", "QcInspector", "PpicPlanner",
-        "WarehouseClerk", "StockTaker", "Admin", "Supervisor"}
+        "CuttingOperator",
+        "SewingOperator",
+        "FinishingOperator",
+        "QcInspector",
+        "PpicPlanner",
+        "WarehouseClerk",
+        "StockTaker",
+        "Admin",
+        "Supervisor",
+    }
     assert "Traceback" not in out
     assert not children_of(proc.pid), "the demo left processes behind"
 

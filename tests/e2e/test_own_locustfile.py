@@ -14,9 +14,25 @@ OWN = Path(__file__).parent / "own"
 
 def test_own_locustfile_with_one_import(target: Target, tmp_path: Path):
     rep = tmp_path / "reports"
-    proc = Proc([PY, "-m", "locust", "-f", str(OWN / "locustfile.py"), "--headless", "--only-summary",
-                 "--load-profile", str(OWN / "profile.yaml"), "-H", target.url, "--report-dir", str(rep)],
-                name="own", log_dir=tmp_path)
+    proc = Proc(
+        [
+            PY,
+            "-m",
+            "locust",
+            "-f",
+            str(OWN / "locustfile.py"),
+            "--headless",
+            "--only-summary",
+            "--load-profile",
+            str(OWN / "profile.yaml"),
+            "-H",
+            target.url,
+            "--report-dir",
+            str(rep),
+        ],
+        name="own",
+        log_dir=tmp_path,
+    )
     assert proc.wait(90) == 0, proc.tail()
     s = load_summary(rep)
     assert s["verdict"] == "pass" and s["profile"]["name"] == "own-locustfile"

@@ -25,8 +25,9 @@ def rules(summary: dict) -> dict[str, dict]:
 def test_leaking_target_is_flagged_with_the_injected_slope(tmp_path: Path):
     leaky = Target(tmp_path, "--leak-kb", str(LEAK_KB), name="leaky")
     try:
-        rc, proc, rep = run_locust(tmp_path, leaky.url, PROFILES / "resources.yaml",
-                                   "--target-pid", str(leaky.pid), timeout=180)
+        rc, proc, rep = run_locust(
+            tmp_path, leaky.url, PROFILES / "resources.yaml", "--target-pid", str(leaky.pid), timeout=180
+        )
     finally:
         leaky.stop()
     assert rc == 3, proc.tail()
@@ -39,8 +40,10 @@ def test_leaking_target_is_flagged_with_the_injected_slope(tmp_path: Path):
     injected = s["total"]["count"] * LEAK_KB / 1024 / (s["duration_s"] / 60)  # MB/min actually injected
     assert 0.5 * injected < leak["slope_mb_per_min"] < 2.0 * injected, (leak, injected)
     assert 0.5 * LEAK_KB < leak["kb_per_request"] < 2.0 * LEAK_KB, leak
-    print(f"leak: observed {leak['slope_mb_per_min']:.1f} MB/min, {leak['kb_per_request']:.1f} KiB/request; "
-          f"injected {injected:.1f} MB/min, {LEAK_KB} KiB/request")
+    print(
+        f"leak: observed {leak['slope_mb_per_min']:.1f} MB/min, {leak['kb_per_request']:.1f} KiB/request; "
+        f"injected {injected:.1f} MB/min, {LEAK_KB} KiB/request"
+    )
     # artifacts beside the reports
     memory = json.loads((rep / "memory_profile.json").read_text())
     target = next(p for p in memory["processes"] if p["key"] == "target")
@@ -80,17 +83,37 @@ def test_five_clean_runs_never_flagged(tmp_path: Path, i: int):
         leak = _clean_run(tmp_path, fresh, "--target-pid", str(fresh.pid))
     finally:
         fresh.stop()
-    print(f"clean run {i}: {leak['verdict']} slope {leak['slope_mb_per_min']} MB/min growth {leak['growth_pct']}%")
+    print(
+        f"clean run {i}: {leak['verdict']} slope {leak['slope_mb_per_min']} MB/min growth {leak['growth_pct']}%"
+    )
 
 
 def test_cpu_burning_worker_makes_the_run_invalid(tmp_path: Path):
     report_dir = tmp_path / "burn-reports"
     # The limit is below the default 90 % only because CI shares 2 cores with other jobs: a spinning
     # worker reached 93-98 % here when the box was quiet, but may get less of a core when it is busy.
-    proc = Proc([PY, "-m", "locust", "-f", str(ROOT / "tests" / "e2e" / "burn_locustfile.py"), "--headless",
-                 "--only-summary", "--processes", "1", "--load-profile", str(PROFILES / "burn.yaml"),
-                 "--report-dir", str(report_dir), "--worker-cpu-limit", "60"],
-                env=FAST_THINK, name="burn", log_dir=tmp_path)
+    proc = Proc(
+        [
+            PY,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "tests" / "e2e" / "burn_locustfile.py"),
+            "--headless",
+            "--only-summary",
+            "--processes",
+            "1",
+            "--load-profile",
+            str(PROFILES / "burn.yaml"),
+            "--report-dir",
+            str(report_dir),
+            "--worker-cpu-limit",
+            "60",
+        ],
+        env=FAST_THINK,
+        name="burn",
+        log_dir=tmp_path,
+    )
     rc = proc.wait(120)
     assert rc == 4, proc.tail()
     s = load_summary(report_dir)

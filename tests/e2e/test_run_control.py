@@ -16,9 +16,27 @@ pytestmark = pytest.mark.e2e
 
 def start_locust(tmp: Path, url: str, profile: Path, *extra: str, name: str = "locust") -> tuple[Proc, Path]:
     report_dir = tmp / f"{name}-reports"
-    proc = Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), "--headless", "--only-summary",
-                 "--load-profile", str(profile), "-H", url, "--report-dir", str(report_dir), *extra],
-                env=FAST_THINK, name=name, log_dir=tmp)
+    proc = Proc(
+        [
+            PY,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "locustfiles"),
+            "--headless",
+            "--only-summary",
+            "--load-profile",
+            str(profile),
+            "-H",
+            url,
+            "--report-dir",
+            str(report_dir),
+            *extra,
+        ],
+        env=FAST_THINK,
+        name=name,
+        log_dir=tmp,
+    )
     return proc, report_dir
 
 
@@ -40,22 +58,25 @@ def test_live_abort_rule_stops_the_run_early_with_sla_exit_code(tmp_path: Path):
 @pytest.mark.parametrize("sig, name", [(signal.SIGINT, "sigint"), (signal.SIGTERM, "sigterm")])
 def test_signal_mid_run_writes_every_artifact_and_exits_aborted(target: Target, tmp_path: Path, sig, name):
     html, csv = tmp_path / "locust.html", tmp_path / "csv" / "run"
-    proc, rep = start_locust(tmp_path, target.url, PROFILES / "long.yaml", "--html", str(html), "--csv", str(csv),
-                             name=name)
+    proc, rep = start_locust(
+        tmp_path, target.url, PROFILES / "long.yaml", "--html", str(html), "--csv", str(csv), name=name
+    )
     proc.expect(r"stage 2/2 'hold'", timeout=60)
     proc.expect(r"SLA|Shape|erpload", timeout=5)  # the run is live
     proc.signal(sig)
     rc = proc.wait(60)
     assert rc == 5, proc.tail()
-    s = load_summary(rep)                             # all four of ours, atomically written
+    s = load_summary(rep)  # all four of ours, atomically written
     assert s["verdict"] == "aborted" and s["exit_code"] == 5
     assert any("interrupted" in n for n in s["notes"]), s["notes"]
     assert s["total"]["count"] > 0
-    run_case = [tc for tc in ET.parse(rep / "junit.xml").getroot().iter("testcase") if tc.find("failure") is not None]
+    run_case = [
+        tc for tc in ET.parse(rep / "junit.xml").getroot().iter("testcase") if tc.find("failure") is not None
+    ]
     assert run_case, "an aborted run must not look green in CI"
     assert not list(rep.glob(".*.tmp")), "temporary files left behind"
     assert (csv.parent / "run_stats.csv").is_file()  # Locust's own outputs keep working beside ours
-    assert html.is_file()                             # SIGTERM too (Locust alone skips it on SIGTERM)
+    assert html.is_file()  # SIGTERM too (Locust alone skips it on SIGTERM)
     assert "Traceback" not in proc.output
 
 
@@ -69,7 +90,9 @@ def baseline_run(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def test_baseline_regression_fails_the_verdict_and_compare_prints_it(baseline_run: Path, tmp_path: Path):
     slow = Target(tmp_path, "--latency-ms", "150", "--latency-path", "^/(dashboard|auth/me)$", name="slower")
     try:
-        rc, proc, rep = run_locust(tmp_path, slow.url, PROFILES / "short.yaml", "--baseline", str(baseline_run))
+        rc, proc, rep = run_locust(
+            tmp_path, slow.url, PROFILES / "short.yaml", "--baseline", str(baseline_run)
+        )
     finally:
         slow.stop()
     assert rc == 3, proc.tail()
@@ -79,8 +102,11 @@ def test_baseline_regression_fails_the_verdict_and_compare_prints_it(baseline_ru
     assert "GET /dashboard" in regressed, s["baseline"]["regressions"]
     assert "regression" in (rep / "summary.md").read_text().lower()
 
-    cmp_ = Proc([PY, "-m", "erpload.cli", "compare", str(baseline_run), str(rep / "summary.json"), "--markdown"],
-                name="compare", log_dir=tmp_path)
+    cmp_ = Proc(
+        [PY, "-m", "erpload.cli", "compare", str(baseline_run), str(rep / "summary.json"), "--markdown"],
+        name="compare",
+        log_dir=tmp_path,
+    )
     assert cmp_.wait(30) == 3
     assert "/dashboard" in cmp_.output and "|" in cmp_.output
     same = Proc([PY, "-m", "erpload.cli", "compare", str(baseline_run), str(baseline_run)], name="same")
@@ -89,11 +115,39 @@ def test_baseline_regression_fails_the_verdict_and_compare_prints_it(baseline_ru
 
 def test_master_and_two_workers_as_processes(target: Target, tmp_path: Path):
     port = free_port()
-    master, rep = start_locust(tmp_path, target.url, PROFILES / "short.yaml", "--master", "--expect-workers", "2",
-                               "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), name="master")
-    workers = [Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), "--worker", "--master-host", "127.0.0.1",
-                     "--master-port", str(port)], env=FAST_THINK, name=f"worker{i}", log_dir=tmp_path)
-               for i in range(2)]
+    master, rep = start_locust(
+        tmp_path,
+        target.url,
+        PROFILES / "short.yaml",
+        "--master",
+        "--expect-workers",
+        "2",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        name="master",
+    )
+    workers = [
+        Proc(
+            [
+                PY,
+                "-m",
+                "locust",
+                "-f",
+                str(ROOT / "locustfiles"),
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+            ],
+            env=FAST_THINK,
+            name=f"worker{i}",
+            log_dir=tmp_path,
+        )
+        for i in range(2)
+    ]
     rc = master.wait(120)
     assert rc == 0, master.tail()
     for w in workers:
@@ -120,15 +174,44 @@ def test_distributed_verdict_counts_every_request_the_target_served(tmp_path: Pa
     port = free_port()
     try:
         before = _request_count(fresh.url)
-        master, rep = start_locust(tmp_path, fresh.url, PROFILES / "short.yaml", "--master", "--expect-workers", "2",
-                                   "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                                   "--stop-timeout", "6", name="master")
-        workers = [Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), "--worker", "--master-host",
-                         "127.0.0.1", "--master-port", str(port)], env=FAST_THINK, name=f"w{i}", log_dir=tmp_path)
-                   for i in range(2)]
-        assert master.wait(120) == 3, master.tail()   # the slow dashboard breaks its SLA rule
+        master, rep = start_locust(
+            tmp_path,
+            fresh.url,
+            PROFILES / "short.yaml",
+            "--master",
+            "--expect-workers",
+            "2",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--stop-timeout",
+            "6",
+            name="master",
+        )
+        workers = [
+            Proc(
+                [
+                    PY,
+                    "-m",
+                    "locust",
+                    "-f",
+                    str(ROOT / "locustfiles"),
+                    "--worker",
+                    "--master-host",
+                    "127.0.0.1",
+                    "--master-port",
+                    str(port),
+                ],
+                env=FAST_THINK,
+                name=f"w{i}",
+                log_dir=tmp_path,
+            )
+            for i in range(2)
+        ]
+        assert master.wait(120) == 3, master.tail()  # the slow dashboard breaks its SLA rule
         for w in workers:
-            assert w.wait(60) == 0, w.tail()                # told to quit, not left behind by the master
+            assert w.wait(60) == 0, w.tail()  # told to quit, not left behind by the master
         served = _request_count(fresh.url) - before
     finally:
         fresh.stop()

@@ -17,13 +17,32 @@ PROFILES = Path(__file__).parent / "profiles"
 FAST_THINK = {"ERPLOAD_THINK_TIME": "0.1,0.5"}
 
 
-def run_locust(tmp: Path, url: str, profile: Path, *extra: str, name: str = "locust",
-               timeout: float = 120) -> tuple[int, Proc, Path]:
+def run_locust(
+    tmp: Path, url: str, profile: Path, *extra: str, name: str = "locust", timeout: float = 120
+) -> tuple[int, Proc, Path]:
     """Run `locust -f locustfiles/ --headless --load-profile ...` to completion; return (rc, proc, report dir)."""
     report_dir = tmp / f"{name}-reports"
-    proc = Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), "--headless", "--only-summary",
-                 "--load-profile", str(profile), "-H", url, "--report-dir", str(report_dir), *extra],
-                env=FAST_THINK, name=name, log_dir=tmp)
+    proc = Proc(
+        [
+            PY,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "locustfiles"),
+            "--headless",
+            "--only-summary",
+            "--load-profile",
+            str(profile),
+            "-H",
+            url,
+            "--report-dir",
+            str(report_dir),
+            *extra,
+        ],
+        env=FAST_THINK,
+        name=name,
+        log_dir=tmp,
+    )
     return proc.wait(timeout), proc, report_dir
 
 
@@ -68,7 +87,7 @@ def test_report_html_renders_charts_and_sla_table(healthy_run: tuple[int, Proc, 
         assert "PASS" in page.locator("#verdict").inner_text()
         rows = page.locator("#sla-table tbody tr")
         assert rows.count() == 3
-        assert "p95 of \"GET /dashboard\"" in page.locator("#sla-table").inner_text()
+        assert 'p95 of "GET /dashboard"' in page.locator("#sla-table").inner_text()
         for chart in ("chart-users", "chart-rps", "chart-latency", "chart-errors"):
             box = page.locator(f"#{chart}").bounding_box()
             assert box and box["width"] > 200 and box["height"] > 100, f"{chart} not rendered: {box}"
@@ -95,7 +114,7 @@ def test_injected_latency_breaches_latency_rules(tmp_path: Path):
     assert "SLA FAIL" in proc.output and "-> exit 3" in proc.output
     failures = ET.parse(rep / "junit.xml").getroot().findall(".//failure")
     assert len(failures) == 2
-    for f in failures:                    # junit carries observed vs threshold for each failed rule
+    for f in failures:  # junit carries observed vs threshold for each failed rule
         assert "observed" in (f.get("message") or "") and "500ms" in (f.get("message") or ""), f.attrib
 
 
@@ -124,7 +143,10 @@ def _request_count(url: str) -> float:
     total = 0.0
     for fam in text_string_to_metric_families(text):
         for sample in fam.samples:
-            if sample.name == "erp_http_requests_total" and sample.labels.get("path") not in ("/metrics", "/health"):
+            if sample.name == "erp_http_requests_total" and sample.labels.get("path") not in (
+                "/metrics",
+                "/health",
+            ):
                 total += sample.value
     return total
 
@@ -139,8 +161,18 @@ def test_invalid_profile_exits_2_and_sends_nothing(tmp_path: Path):
         fresh.stop()
     assert rc == 2, proc.tail()
     out = proc.output
-    for needle in ("broken.yaml", "roles.CuttingOperatr", "Did you mean 'CuttingOperator'",
-                   "stages[0].duration", "'10x'", "stages[1].users", "-5", "sla[0]", "unknown metric 'p95x'", "Did you mean 'p95'"):
+    for needle in (
+        "broken.yaml",
+        "roles.CuttingOperatr",
+        "Did you mean 'CuttingOperator'",
+        "stages[0].duration",
+        "'10x'",
+        "stages[1].users",
+        "-5",
+        "sla[0]",
+        "unknown metric 'p95x'",
+        "Did you mean 'p95'",
+    ):
         assert needle in out, f"{needle!r} missing from:\n{out}"
     assert "Traceback" not in out
     assert after == before, f"requests reached the target: {before} -> {after}"

@@ -38,10 +38,26 @@ def test_profile_from_form_live_sla_and_resources_then_stop(target: Target, tmp_
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    locust = Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), "--web-host", "127.0.0.1",
-                   "--web-port", str(port), "-H", target.url, "--target-pid", str(target.pid)],
-                  env={"ERPLOAD_PROFILES": str(PROFILES), "ERPLOAD_THINK_TIME": "0.1,0.5"},
-                  name="locust-webui", log_dir=tmp_path)
+    locust = Proc(
+        [
+            PY,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "locustfiles"),
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(port),
+            "-H",
+            target.url,
+            "--target-pid",
+            str(target.pid),
+        ],
+        env={"ERPLOAD_PROFILES": str(PROFILES), "ERPLOAD_THINK_TIME": "0.1,0.5"},
+        name="locust-webui",
+        log_dir=tmp_path,
+    )
     try:
         locust.expect(r"Starting web interface at http://127\.0\.0\.1:", timeout=60)
         wait_http(base + "/", timeout=30)

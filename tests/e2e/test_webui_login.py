@@ -15,10 +15,25 @@ def test_web_login_requires_the_configured_credentials(tmp_path: Path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     secret = "pw-not-in-any-log-7f3a"
-    locust = Proc([PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), "--web-host", "127.0.0.1",
-                   "--web-port", str(port), "-H", "http://127.0.0.1:1", "--web-login"],
-                  env={"ERPLOAD_WEB_USER": "lead", "ERPLOAD_WEB_PASSWORD": secret}, name="locust-login",
-                  log_dir=tmp_path)
+    locust = Proc(
+        [
+            PY,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "locustfiles"),
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(port),
+            "-H",
+            "http://127.0.0.1:1",
+            "--web-login",
+        ],
+        env={"ERPLOAD_WEB_USER": "lead", "ERPLOAD_WEB_PASSWORD": secret},
+        name="locust-login",
+        log_dir=tmp_path,
+    )
     try:
         locust.expect(r"Starting web interface", timeout=60)
         wait_http(base + "/login", timeout=30)

@@ -38,7 +38,7 @@ def stream(seed: int, n: int) -> list[float]:
         if r < 0.6:
             out.append(rng.uniform(1, 50))
         elif r < 0.9:
-            out.append(rng.lognormvariate(5, 0.5))        # ~150 ms body
+            out.append(rng.lognormvariate(5, 0.5))  # ~150 ms body
         else:
             out.append(rng.choice([99.6, 100.4, 101.5, 999.5, 1001, 1049, 9990, 10049, 15_321]))
     return out
@@ -56,10 +56,15 @@ def distributed_path(samples: list[float], workers: int = 3, report_every: int =
     nodes = [LocustStats(use_response_times_cache=False) for _ in range(workers)]
 
     def report(node: LocustStats) -> None:
-        wire = msgpack.unpackb(msgpack.packb({"stats": node.serialize_stats(),
-                                              "stats_total": node.total.get_stripped_report()},
-                                             use_bin_type=True), raw=False, strict_map_key=False)
-        for row in wire["stats"]:                      # locust.stats.setup_distributed_stats_event_listeners
+        wire = msgpack.unpackb(
+            msgpack.packb(
+                {"stats": node.serialize_stats(), "stats_total": node.total.get_stripped_report()},
+                use_bin_type=True,
+            ),
+            raw=False,
+            strict_map_key=False,
+        )
+        for row in wire["stats"]:  # locust.stats.setup_distributed_stats_event_listeners
             entry = StatsEntry.unserialize(row, master)
             master.entries[(entry.name, entry.method)].extend(entry)
         master.total.extend(StatsEntry.unserialize(wire["stats_total"], master))
@@ -90,7 +95,7 @@ def test_same_percentiles_one_process_or_many_workers(seed: int):
 
 
 def test_verdict_identical_and_locust_default_buckets_would_be_wrong():
-    samples = [1049.0] * 100                         # LOCUST_FACTS C.7: Locust reports p95 = 1000
+    samples = [1049.0] * 100  # LOCUST_FACTS C.7: Locust reports p95 = 1000
     rules, problems = parse_rules(['p95 of "GET /ppic/manufacturing-orders" < 1010ms'])
     assert not problems
     empty = LocustStats()
@@ -111,10 +116,14 @@ def test_per_second_counters_are_pruned_but_totals_and_histograms_kept():
     stats = local_path(stream(7, 1000))
     entry = stats.get("/ppic/manufacturing-orders", "GET")
     now = 1_800_000_000
-    for t in range(now - 8 * 3600, now + 1):                 # an 8-hour history, one key per second
+    for t in range(now - 8 * 3600, now + 1):  # an 8-hour history, one key per second
         entry.num_reqs_per_sec[t] = entry.num_fail_per_sec[t] = stats.total.num_reqs_per_sec[t] = 1
     before = (entry.num_requests, dict(entry.response_times), entry.get_response_time_percentile(0.95))
     dropped = prune_per_second_counters(stats, now)
     assert dropped > 3 * 8 * 3600 - 100
     assert all(t >= now - 20 for t in entry.num_reqs_per_sec) and len(entry.num_reqs_per_sec) <= 21
-    assert (entry.num_requests, dict(entry.response_times), entry.get_response_time_percentile(0.95)) == before
+    assert (
+        entry.num_requests,
+        dict(entry.response_times),
+        entry.get_response_time_percentile(0.95),
+    ) == before

@@ -44,9 +44,15 @@ def monitor(run: FakeRun) -> ResourceMonitor:
 
 
 def batch(idx: int, cpu: float, n: int, start_age: float) -> dict[str, Any]:
-    return {"idx": idx, "host": "gen-1", "pid": 4242, "host_metrics": {"cpu_percent": 50.0},
-            "samples": [[start_age - i, {"cpu_percent": cpu, "rss_mb": 80.0 + i * 0.01, "threads": 3}]
-                        for i in range(n)]}
+    return {
+        "idx": idx,
+        "host": "gen-1",
+        "pid": 4242,
+        "host_metrics": {"cpu_percent": 50.0},
+        "samples": [
+            [start_age - i, {"cpu_percent": cpu, "rss_mb": 80.0 + i * 0.01, "threads": 3}] for i in range(n)
+        ],
+    }
 
 
 def test_worker_batches_become_series_and_saturation_marks_the_run_invalid():
@@ -59,7 +65,9 @@ def test_worker_batches_become_series_and_saturation_marks_the_run_invalid():
     detail = run.invalid[0]["detail"]
     assert detail.startswith("worker:1 (gen-1, pid 4242) at 97% CPU") and "from 20s to 30s" in detail, detail
     extra = {k: fn() for k, fn in _extra_metrics(mon).items()}
-    assert extra["worker_cpu_max"] == 0.97 and extra["target_leak"] is None and extra["master_cpu_max"] is None
+    assert (
+        extra["worker_cpu_max"] == 0.97 and extra["target_leak"] is None and extra["master_cpu_max"] is None
+    )
 
 
 def test_allowed_saturation_only_warns():

@@ -34,8 +34,15 @@ def _load(name: str) -> Any:
 
 
 OPS, QC, PLAN, WH, ADM = (_load(n) for n in ("operators", "quality", "planning", "warehouse", "admins"))
-ALL = [OPS.CuttingOperator, OPS.SewingOperator, OPS.FinishingOperator, QC.QcInspector, PLAN.PpicPlanner,
-       WH.WarehouseClerk, ADM.Admin]
+ALL = [
+    OPS.CuttingOperator,
+    OPS.SewingOperator,
+    OPS.FinishingOperator,
+    QC.QcInspector,
+    PLAN.PpicPlanner,
+    WH.WarehouseClerk,
+    ADM.Admin,
+]
 ID_IN_NAME = re.compile(r"/\d+(/|$)|(FAB|TRM|ACC|FG)-\d")
 COMMON = {("POST", "/auth/login"), ("GET", "/auth/me"), ("GET", "/dashboard")}
 
@@ -43,9 +50,18 @@ COMMON = {("POST", "/auth/login"), ("GET", "/auth/me"), ("GET", "/dashboard")}
 class Run:
     """One in-process Locust run: its environment, runner and any user_error raised."""
 
-    def __init__(self, classes: list[type], host: str, users: int, *, until: Callable[[Run], bool] | None = None,
-                 min_s: float = 3.0, max_s: float = 30.0, during: Callable[[Run], None] | None = None,
-                 setup: Callable[[Environment], None] | None = None) -> None:
+    def __init__(
+        self,
+        classes: list[type],
+        host: str,
+        users: int,
+        *,
+        until: Callable[[Run], bool] | None = None,
+        min_s: float = 3.0,
+        max_s: float = 30.0,
+        during: Callable[[Run], None] | None = None,
+        setup: Callable[[Environment], None] | None = None,
+    ) -> None:
         self.env = Environment(user_classes=classes, host=host)
         self.user_errors: list[BaseException] = []
         self.env.events.user_error.add_listener(lambda exception, **_: self.user_errors.append(exception))
@@ -74,7 +90,9 @@ class Run:
 
     @property
     def failures(self) -> list[str]:
-        return sorted(f"{e.method} {e.name}: {e.error} x{e.occurrences}" for e in self.env.stats.errors.values())
+        return sorted(
+            f"{e.method} {e.name}: {e.error} x{e.occurrences}" for e in self.env.stats.errors.values()
+        )
 
     def assert_clean(self, probes: bool = True) -> None:
         assert self.runner.exceptions == {} and self.user_errors == []
@@ -117,29 +135,49 @@ def api(target: Target) -> Api:
     return Api(target)
 
 
-@pytest.mark.parametrize("cls, step, after", [
-    (OPS.CuttingOperator, "cutting", ("sewing", "open")),
-    (OPS.SewingOperator, "sewing", ("finishing", "open")),
-    (OPS.FinishingOperator, "finishing", None),
-], ids=["cutting", "sewing", "finishing"])
-def test_operators_claim_and_finish_work_orders(target: Target, api: Api, cls: type, step: str,
-                                                after: tuple[str, str] | None) -> None:
+@pytest.mark.parametrize(
+    "cls, step, after",
+    [
+        (OPS.CuttingOperator, "cutting", ("sewing", "open")),
+        (OPS.SewingOperator, "sewing", ("finishing", "open")),
+        (OPS.FinishingOperator, "finishing", None),
+    ],
+    ids=["cutting", "sewing", "finishing"],
+)
+def test_operators_claim_and_finish_work_orders(
+    target: Target, api: Api, cls: type, step: str, after: tuple[str, str] | None
+) -> None:
     wo = "/production/work-orders"
     done0 = api.total(wo, department=step, status="done")
     next0 = api.total(wo, department=after[0], status=after[1]) if after else api.total("/qc/tests")
-    run = Run([cls], target.url, 5, until=lambda r: ("POST", f"{wo}/[id]/claim") in r.names  # after own WOs
-              and api.total(wo, department=step, status="done") >= done0 + 5)
+    run = Run(
+        [cls],
+        target.url,
+        5,
+        until=lambda r: (
+            ("POST", f"{wo}/[id]/claim") in r.names  # after own WOs
+            and api.total(wo, department=step, status="done") >= done0 + 5
+        ),
+    )
     run.assert_clean()
-    assert {("GET", wo), ("POST", f"{wo}/[id]/claim"), ("POST", f"/production/{step}"),
-            ("PATCH", f"{wo}/[id]")} | COMMON <= run.names
+    assert {
+        ("GET", wo),
+        ("POST", f"{wo}/[id]/claim"),
+        ("POST", f"/production/{step}"),
+        ("PATCH", f"{wo}/[id]"),
+    } | COMMON <= run.names
     assert api.total(wo, department=step, status="done") >= done0 + 5
     assert (api.total(wo, department=after[0], status=after[1]) if after else api.total("/qc/tests")) > next0
 
 
 def test_qc_inspectors_pass_and_fail_lots(target: Target, api: Api) -> None:
     passed0, failed0 = api.total("/qc/tests", status="passed"), api.total("/qc/tests", status="failed")
-    run = Run([QC.QcInspector], target.url, 4,
-              until=lambda r: api.total("/qc/tests", status="passed") >= passed0 + 10)
+    run = Run(
+        [QC.QcInspector],
+        target.url,
+        4,
+        until=lambda r: api.total("/qc/tests", status="passed") >= passed0 + 10,
+    )
     run.assert_clean()
     assert {("GET", "/qc/tests"), ("POST", "/qc/tests/[id]/result")} | COMMON <= run.names
     assert api.total("/qc/tests", status="passed") >= passed0 + 10
@@ -148,15 +186,21 @@ def test_qc_inspectors_pass_and_fail_lots(target: Target, api: Api) -> None:
 
 def test_planners_create_and_browse_orders(target: Target, api: Api) -> None:
     mos0 = api.total("/ppic/manufacturing-orders")
-    run = Run([PLAN.PpicPlanner], target.url, 3,
-              until=lambda r: api.total("/ppic/manufacturing-orders") >= mos0 + 5)
+    run = Run(
+        [PLAN.PpicPlanner], target.url, 3, until=lambda r: api.total("/ppic/manufacturing-orders") >= mos0 + 5
+    )
     run.assert_clean()
-    assert {("GET", "/ppic/manufacturing-orders"), ("POST", "/ppic/manufacturing-orders"),
-            ("GET", "/ppic/manufacturing-orders/[id]"), ("POST", "/reports/production")} | COMMON <= run.names
+    assert {
+        ("GET", "/ppic/manufacturing-orders"),
+        ("POST", "/ppic/manufacturing-orders"),
+        ("GET", "/ppic/manufacturing-orders/[id]"),
+        ("POST", "/reports/production"),
+    } | COMMON <= run.names
 
 
-def test_warehouse_receives_and_adjusts_stock_matching_the_ledger(target: Target, api: Api,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warehouse_receives_and_adjusts_stock_matching_the_ledger(
+    target: Target, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     received0 = api.total("/warehouse/receipts", status="received")
     pending = api.get("/warehouse/receipts", status="pending", page_size=200)["items"]  # oldest first
     fixed = [s["sku"] for s in api.get("/warehouse/stock", q="TRM-00010", page_size=50)["items"]]
@@ -173,21 +217,36 @@ def test_warehouse_receives_and_adjusts_stock_matching_the_ledger(target: Target
 
     run = Run([Clerk], target.url, 3, until=lambda r: len(U.stock_ledger()) >= 12, min_s=4)
     run.assert_clean()
-    assert {("GET", "/warehouse/receipts"), ("POST", "/warehouse/receipts/[id]/receive"), ("GET", "/warehouse/stock"),
-            ("GET", "/warehouse/stock/[sku]"), ("POST", "/warehouse/stock/[sku]/adjust")} | COMMON <= run.names
+    assert {
+        ("GET", "/warehouse/receipts"),
+        ("POST", "/warehouse/receipts/[id]/receive"),
+        ("GET", "/warehouse/stock"),
+        ("GET", "/warehouse/stock/[sku]"),
+        ("POST", "/warehouse/stock/[sku]/adjust"),
+    } | COMMON <= run.names
     ledger = U.stock_ledger()
     assert api.total("/warehouse/receipts", status="received") >= received0 + 3
     assert sum(e["count"] for e in ledger.values()) >= 3 and sum(e["receipts"] for e in ledger.values()) >= 3
     assert set(ledger) <= skus, set(ledger) - skus
-    for sku, entry in ledger.items():  # a healthy target loses nothing: final = start + adjustments + receipts
-        assert api.get(f"/warehouse/stock/{sku}")["quantity"] == before[sku] + entry["delta"] + entry["received"], sku
+    for (
+        sku,
+        entry,
+    ) in ledger.items():  # a healthy target loses nothing: final = start + adjustments + receipts
+        assert (
+            api.get(f"/warehouse/stock/{sku}")["quantity"] == before[sku] + entry["delta"] + entry["received"]
+        ), sku
 
 
 def test_admins_browse_users_audit_log_and_rbac(target: Target) -> None:
     run = Run([ADM.Admin], target.url, 3, min_s=4)
     run.assert_clean()
-    assert {("GET", "/admin/users"), ("GET", "/admin/audit-log"), ("GET", "/admin/rbac"),
-            ("POST", "/reports/production"), ("GET", "/ppic/manufacturing-orders")} | COMMON <= run.names
+    assert {
+        ("GET", "/admin/users"),
+        ("GET", "/admin/audit-log"),
+        ("GET", "/admin/rbac"),
+        ("POST", "/reports/production"),
+        ("GET", "/ppic/manufacturing-orders"),
+    } | COMMON <= run.names
 
 
 def test_token_renewed_before_expiry(tmp_path: Path) -> None:
@@ -210,16 +269,24 @@ def test_relogin_after_a_rejected_token(target: Target) -> None:
     counts = U.session_counts()
     assert counts.get("relogin_401", 0) == 3, counts
     assert all(": HTTP 401 (" in f for f in run.failures), run.failures
-    assert 1 <= sum(e.occurrences for e in run.env.stats.errors.values()) <= 3  # one rejected request per user
+    assert (
+        1 <= sum(e.occurrences for e in run.env.stats.errors.values()) <= 3
+    )  # one rejected request per user
     assert run.runner.exceptions == {} and run.user_errors == [] and run.alive == 3
 
 
-def test_passwords_never_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-                                capfd: pytest.CaptureFixture[str]) -> None:
+def test_passwords_never_logged(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     good, bad = "Pw-for-the-log-test-81", "Wrong-pw-for-the-log-test-27"
     t = Target(tmp_path, "--seed-password", good, name="pw-target")
-    accounts = {role: [{"username": u.username, "password": good} for u in us[:2]]
-                for role, us in credentials.seeded_accounts("x").items()}
+    accounts = {
+        role: [{"username": u.username, "password": good} for u in us[:2]]
+        for role, us in credentials.seeded_accounts("x").items()
+    }
     accounts["qc"] = [{"username": "qc01", "password": bad}]  # a wrong one: its login fails, visibly
     creds = tmp_path / "creds.json"
     creds.write_text(json.dumps(accounts))
@@ -229,7 +296,9 @@ def test_passwords_never_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         run = Run(ALL, t.url, 7, min_s=4, max_s=4)
     finally:
         t.stop()
-    assert run.failures and all(f.startswith("POST /auth/login: HTTP 401") for f in run.failures), run.failures
+    assert run.failures and all(f.startswith("POST /auth/login: HTTP 401") for f in run.failures), (
+        run.failures
+    )
     out, err = capfd.readouterr()
     seen = "\n".join([caplog.text, out, err, *run.failures, repr(credentials.pool().next("admin"))])
     assert good not in seen and bad not in seen and "Pw-for" not in seen
@@ -237,12 +306,17 @@ def test_passwords_never_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert run.runner.exceptions == {} and run.user_errors == []
 
 
-@pytest.mark.parametrize("flags, kinds", [
-    (("--error-rate", "0.3", "--malformed-rate", "0.2"), ("HTTP 500", "body is not JSON")),
-    (("--reset-rate", "0.15", "--hang-rate", "0.03"), ("no valid response",)),
-], ids=["errors-malformed", "resets-hangs"])
-def test_faults_become_counted_failures_not_tracebacks(tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                                       flags: tuple[str, ...], kinds: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "flags, kinds",
+    [
+        (("--error-rate", "0.3", "--malformed-rate", "0.2"), ("HTTP 500", "body is not JSON")),
+        (("--reset-rate", "0.15", "--hang-rate", "0.03"), ("no valid response",)),
+    ],
+    ids=["errors-malformed", "resets-hangs"],
+)
+def test_faults_become_counted_failures_not_tracebacks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, flags: tuple[str, ...], kinds: tuple[str, ...]
+) -> None:
     faulty = Target(tmp_path, *flags, name="faulty")
     quick = [type(c.__name__, (c,), {"network_timeout": 1.0, "connection_timeout": 1.0}) for c in ALL]
     try:
@@ -274,8 +348,10 @@ def test_rbac_violation_is_a_named_failure_counted_per_role(target: Target) -> N
     run = Run([LeakyProbe], target.url, 2, min_s=1.5, max_s=1.5)
     probes = run.env.stats.get("/admin/rbac" + U.PROBE_SUFFIX, "GET")
     assert probes.num_requests > 3 and probes.num_failures == probes.num_requests
-    assert run.failures == [f"GET /admin/rbac [rbac-probe]: RBAC violation: role admin got HTTP 200 for GET "
-                            f"/admin/rbac (expected 403) x{probes.num_requests}"]
+    assert run.failures == [
+        f"GET /admin/rbac [rbac-probe]: RBAC violation: role admin got HTTP 200 for GET "
+        f"/admin/rbac (expected 403) x{probes.num_requests}"
+    ]
     assert U.rbac_violations() == {"admin": probes.num_requests}
 
 
@@ -292,7 +368,11 @@ def test_open_model_tokens_replace_think_time(target: Target) -> None:
     arrival = pytest.importorskip("erpload.arrival")
     U.set_think_time("30,30")  # closed model: one task per user in this run
     closed = Run([ADM.Admin], target.url, 4, min_s=3, max_s=3)
-    tasks = sum(e.num_requests for (n, m), e in closed.env.stats.entries.items() if n not in ("/auth/login", "/auth/me"))
+    tasks = sum(
+        e.num_requests
+        for (n, m), e in closed.env.stats.entries.items()
+        if n not in ("/auth/login", "/auth/me")
+    )
     assert tasks == 4
     U.reset_tallies()
 
@@ -302,23 +382,33 @@ def test_open_model_tokens_replace_think_time(target: Target) -> None:
 
     run = Run([ADM.Admin], target.url, 4, min_s=3, max_s=3, setup=open_model)
     run.assert_clean(probes=False)  # ~30 iterations: a probe (~5 %) is likely, not certain
-    tasks = sum(e.num_requests for (n, m), e in run.env.stats.entries.items() if n not in ("/auth/login", "/auth/me"))
+    tasks = sum(
+        e.num_requests for (n, m), e in run.env.stats.entries.items() if n not in ("/auth/login", "/auth/me")
+    )
     assert 20 <= tasks <= 45, tasks  # ~4 first iterations + ~30 paced ones
 
 
 def _users_attrs(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    code = ("from erpload.users import ErpUser as U, THINK_TIME as T; "
-            "print(U.network_timeout, U.connection_timeout, U.insecure, T)")
-    return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "from erpload.users import ErpUser as U, THINK_TIME as T; "
+        "print(U.network_timeout, U.connection_timeout, U.insecure, T)"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_timeout_tls_and_think_time_settings_from_env() -> None:
     clean = {"ERPLOAD_REQUEST_TIMEOUT": "", "ERPLOAD_INSECURE_TLS": "", "ERPLOAD_THINK_TIME": ""}
     assert _users_attrs(clean).stdout.split() == ["10.0", "10.0", "False", "None"]  # safe defaults
-    custom = _users_attrs({"ERPLOAD_REQUEST_TIMEOUT": "2.5", "ERPLOAD_INSECURE_TLS": "1", "ERPLOAD_THINK_TIME": "0.1,0.5"})
+    custom = _users_attrs(
+        {"ERPLOAD_REQUEST_TIMEOUT": "2.5", "ERPLOAD_INSECURE_TLS": "1", "ERPLOAD_THINK_TIME": "0.1,0.5"}
+    )
     assert custom.stdout.split() == ["2.5", "2.5", "True", "(0.1,", "0.5)"]
     bad = _users_attrs({"ERPLOAD_REQUEST_TIMEOUT": "ten"})
-    assert bad.returncode != 0 and "ERPLOAD_REQUEST_TIMEOUT: must be a number of seconds > 0 (got 'ten')" in bad.stderr
+    assert (
+        bad.returncode != 0
+        and "ERPLOAD_REQUEST_TIMEOUT: must be a number of seconds > 0 (got 'ten')" in bad.stderr
+    )
     bad = _users_attrs({"ERPLOAD_THINK_TIME": "5,1"})
     assert bad.returncode != 0 and "Use 'MIN,MAX' seconds with 0 <= MIN <= MAX" in bad.stderr

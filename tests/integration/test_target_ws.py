@@ -27,8 +27,10 @@ def test_needs_a_token_and_an_upgrade(target):
 
 def test_events_carry_created_at_and_reach_every_subscriber(target):
     clerk = Api(target, "warehouse01")
-    socks = [websocket.create_connection(ws_url(target, target.login(u)), timeout=10)
-             for u in ("ppic01", "ppic02", "admin01", "cutting001", "qc01")]
+    socks = [
+        websocket.create_connection(ws_url(target, target.login(u)), timeout=10)
+        for u in ("ppic01", "ppic02", "admin01", "cutting001", "qc01")
+    ]
     try:
         for s in socks:
             assert json.loads(s.recv())["type"] == "hello"
@@ -53,7 +55,9 @@ def test_a_hundred_subscribers_get_each_event(target):
     try:
         for s in socks:
             s.recv()  # hello
-        Api(target, "warehouse02").ok("POST", "/warehouse/stock/FAB-000202/adjust", json={"delta": 1, "reason": "fan"})
+        Api(target, "warehouse02").ok(
+            "POST", "/warehouse/stock/FAB-000202/adjust", json={"delta": 1, "reason": "fan"}
+        )
         got = gevent.joinall([gevent.spawn(lambda s=s: json.loads(s.recv())) for s in socks], timeout=30)
         events = [g.value for g in got]
         assert len(events) == 100 and all(e and e["type"] == "stock.adjusted" for e in events)

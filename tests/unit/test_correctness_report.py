@@ -14,8 +14,10 @@ EVIL = '<script>alert("x")</script> | pipe'
 
 
 def _correctness(n_ok_skus: int = 2) -> dict:
-    rows = [stock_verdict("FAB-LOST" + EVIL, 100, 104, {"delta": 5, "count": 5}),
-            stock_verdict("FAB-DUP", 10, 13, {"delta": 1, "count": 1})]
+    rows = [
+        stock_verdict("FAB-LOST" + EVIL, 100, 104, {"delta": 5, "count": 5}),
+        stock_verdict("FAB-DUP", 10, 13, {"delta": 1, "count": 1}),
+    ]
     rows += [stock_verdict(f"FAB-{i:06d}", 0, 0, {}) for i in range(n_ok_skus)]
     return {
         "rbac_violations": {"Cutter" + EVIL: 3, "Supervisor": 0},
@@ -25,34 +27,74 @@ def _correctness(n_ok_skus: int = 2) -> dict:
             "sustain_s": 5,
             "max_error_rate": 0.01,
             "episodes": [
-                {"from_s": 20.0, "first_failure_s": 20.4, "recovered_s": 24.0, "recovery_s": 4.0,
-                 "recovered": True, "failures": 40},
-                {"from_s": 60.0, "first_failure_s": 61.0, "recovered_s": None, "recovery_s": None,
-                 "recovered": False, "failures": 900},
+                {
+                    "from_s": 20.0,
+                    "first_failure_s": 20.4,
+                    "recovered_s": 24.0,
+                    "recovery_s": 4.0,
+                    "recovered": True,
+                    "failures": 40,
+                },
+                {
+                    "from_s": 60.0,
+                    "first_failure_s": 61.0,
+                    "recovered_s": None,
+                    "recovery_s": None,
+                    "recovered": False,
+                    "failures": 900,
+                },
             ],
-            "faults": [{"fault": "outage 5s at 20s", "action": "outage", "at_s": 20.0, "duration_s": 5.0,
-                        "ok": True},
-                       {"fault": "slow" + EVIL, "action": "slow_db", "at_s": 60.0, "duration_s": 10.0,
-                        "ok": False, "error": "HTTP 404 " + EVIL}],
+            "faults": [
+                {
+                    "fault": "outage 5s at 20s",
+                    "action": "outage",
+                    "at_s": 20.0,
+                    "duration_s": 5.0,
+                    "ok": True,
+                },
+                {
+                    "fault": "slow" + EVIL,
+                    "action": "slow_db",
+                    "at_s": 60.0,
+                    "duration_s": 10.0,
+                    "ok": False,
+                    "error": "HTTP 404 " + EVIL,
+                },
+            ],
         },
     }
 
 
-WS = [EndpointSummary("WS", "WS work-order-event", count=120, failures=1, p50=12.0, p95=48.0, p99=80.0, max=95.0),
-      EndpointSummary("GET", "/dashboard", count=10)]
+WS = [
+    EndpointSummary(
+        "WS", "WS work-order-event", count=120, failures=1, p50=12.0, p95=48.0, p99=80.0, max=95.0
+    ),
+    EndpointSummary("GET", "/dashboard", count=10),
+]
 
 
 def test_markdown_section_has_the_numbers_and_escapes() -> None:
     text = "\n".join(markdown_lines(_correctness(), _table, cell, WS))
     assert "## Correctness" in text
     assert "1 lost and 1 duplicated update(s) on 4 SKU(s) (1 unit(s) missing, 2 surplus" in text
-    assert "| FAB-LOST&lt;script&gt;" in text and "\\| pipe | lost | 100 | 5 | 0 | 105 | 104 | -1 | 5 | 0 |" in text
+    assert (
+        "| FAB-LOST&lt;script&gt;" in text
+        and "\\| pipe | lost | 100 | 5 | 0 | 105 | 104 | -1 | 5 | 0 |" in text
+    )
     assert "| FAB-DUP | duplicated | 10 | 1 | 0 | 11 | 13 | 2 | 1 | 0 |" in text
-    assert "3 probe(s) answered 2xx" in text and "| Cutter&lt;script&gt;" in text and "| Supervisor | 0 |" in text
+    assert (
+        "3 probe(s) answered 2xx" in text
+        and "| Cutter&lt;script&gt;" in text
+        and "| Supervisor | 0 |" in text
+    )
     assert "Recovery (worst episode): not recovered" in text
     assert "| 20 | 20.4 | 24 | 4s | 40 |" in text and "| 60 | 61 | – | not recovered | 900 |" in text
     assert "| outage 5s at 20s | outage |" in text and "| NO | HTTP 404 &lt;script&gt;" in text
-    assert "### WebSocket" in text and "| WS work-order-event | 120 | 1 | 12ms | 48ms | 80ms | 95ms |" in text and "/dashboard" not in text
+    assert (
+        "### WebSocket" in text
+        and "| WS work-order-event | 120 | 1 | 12ms | 48ms | 80ms | 95ms |" in text
+        and "/dashboard" not in text
+    )
     assert "<script>" not in text
 
 

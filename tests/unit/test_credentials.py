@@ -15,16 +15,27 @@ from erpload.errors import ConfigError, ExitCode
 
 
 def test_pure_module_does_not_import_locust() -> None:
-    code = "import sys, erpload.credentials; assert 'locust' not in sys.modules and 'gevent' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)  # a fresh process: pytest may have locust
+    code = (
+        "import sys, erpload.credentials; assert 'locust' not in sys.modules and 'gevent' not in sys.modules"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, timeout=60
+    )  # a fresh process: pytest may have locust
 
 
 def test_seeded_accounts_follow_the_roles_table() -> None:
     accounts = cr.seeded_accounts("pw")
     assert set(accounts) == set(cr.ROLE_KEYS)
     sizes = {role: len(v) for role, v in accounts.items()}
-    assert sizes == {"admin": 10, "ppic": 30, "cutting": 100, "sewing": 100, "finishing": 60, "qc": 60,
-                     "warehouse": 30}
+    assert sizes == {
+        "admin": 10,
+        "ppic": 30,
+        "cutting": 100,
+        "sewing": 100,
+        "finishing": 60,
+        "qc": 60,
+        "warehouse": 30,
+    }
     names = {role: (v[0].username, v[-1].username) for role, v in accounts.items()}
     assert names["admin"] == ("admin01", "admin10")
     assert names["cutting"] == ("cutting001", "cutting100")
@@ -48,8 +59,10 @@ def test_round_robin_unique_then_reused() -> None:
 
 
 def test_roles_are_independent_and_workers_interleave() -> None:
-    accounts = {"qc": [cr.Credential(f"q{i}", cr.Secret("x")) for i in range(6)],
-                "ppic": [cr.Credential("p0", cr.Secret("x"))]}
+    accounts = {
+        "qc": [cr.Credential(f"q{i}", cr.Secret("x")) for i in range(6)],
+        "ppic": [cr.Credential("p0", cr.Secret("x"))],
+    }
     w0, w1 = cr.CredentialPool(accounts, "t"), cr.CredentialPool(accounts, "t")
     assert [w0.next("qc", 0, 2).username for _ in range(3)] == ["q0", "q2", "q4"]
     assert [w1.next("qc", 1, 2).username for _ in range(3)] == ["q1", "q3", "q5"]
@@ -67,8 +80,15 @@ def test_unknown_role_in_pool_names_the_fix() -> None:
 
 def test_secret_is_masked_everywhere(caplog: pytest.LogCaptureFixture) -> None:
     cred = cr.Credential("qc01", cr.Secret("hunter2-xyz"))
-    shown = [repr(cred), str(cred), f"{cred.password}", f"{cred.password:>20}", str(cred.password),
-             repr(cr.seeded_accounts("hunter2-xyz")["qc"][:2]), json.dumps({"p": str(cred.password)})]
+    shown = [
+        repr(cred),
+        str(cred),
+        f"{cred.password}",
+        f"{cred.password:>20}",
+        str(cred.password),
+        repr(cr.seeded_accounts("hunter2-xyz")["qc"][:2]),
+        json.dumps({"p": str(cred.password)}),
+    ]
     logging.getLogger("t").warning("login %s %r", cred, cred.password)
     assert all("hunter2" not in s for s in shown)
     assert "hunter2" not in caplog.text
@@ -79,12 +99,17 @@ def test_secret_is_masked_everywhere(caplog: pytest.LogCaptureFixture) -> None:
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
 def test_file_source_wins(tmp_path: Path, suffix: str) -> None:
-    data = {"cutting": [{"username": "op1", "password": "p1"}, {"username": "op2", "password": "p2"}],
-            "qc": [{"username": "insp", "password": "p3"}]}
+    data = {
+        "cutting": [{"username": "op1", "password": "p1"}, {"username": "op2", "password": "p2"}],
+        "qc": [{"username": "insp", "password": "p3"}],
+    }
     f = tmp_path / f"creds{suffix}"
-    f.write_text(json.dumps(data) if suffix == ".json" else
-                 "cutting:\n  - {username: op1, password: p1}\n  - {username: op2, password: p2}\n"
-                 "qc:\n  - username: insp\n    password: p3\n")
+    f.write_text(
+        json.dumps(data)
+        if suffix == ".json"
+        else "cutting:\n  - {username: op1, password: p1}\n  - {username: op2, password: p2}\n"
+        "qc:\n  - username: insp\n    password: p3\n"
+    )
     p = cr.load_pool({"ERPLOAD_CREDENTIALS": str(f), "ERP_SEED_PASSWORD": "ignored"})
     assert [p.next("cutting").username for _ in range(3)] == ["op1", "op2", "op1"]
     assert p.next("qc").password.reveal() == "p3"
@@ -100,11 +125,14 @@ def _problems(tmp_path: Path, text: str, name: str = "c.yaml") -> str:
 
 
 def test_bad_file_lists_every_problem_without_echoing_passwords(tmp_path: Path) -> None:
-    text = _problems(tmp_path, "cuting:\n  - {username: a, password: topsecret}\n"
-                               "qc: []\n"
-                               "sewing:\n  - {username: s1}\n  - {username: s2, password: 12345}\n"
-                               "  - {username: s3, password: topsecret, role: x}\n  - {username: s3, password: pw}\n"
-                               "admin: nope\n")
+    text = _problems(
+        tmp_path,
+        "cuting:\n  - {username: a, password: topsecret}\n"
+        "qc: []\n"
+        "sewing:\n  - {username: s1}\n  - {username: s2, password: 12345}\n"
+        "  - {username: s3, password: topsecret, role: x}\n  - {username: s3, password: pw}\n"
+        "admin: nope\n",
+    )
     assert text.startswith("Error: credentials file ") and "c.yaml" in text and "ERPLOAD_CREDENTIALS" in text
     assert "cuting: unknown role key 'cuting'. Did you mean 'cutting'?" in text
     assert "qc: must be a non-empty list" in text

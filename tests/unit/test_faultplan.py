@@ -21,14 +21,21 @@ def test_absent_is_no_fault() -> None:
 
 
 def test_every_action_parses_with_defaults_and_switches() -> None:
-    steps, problems = _check([
-        {"at": "20s", "action": "outage", "duration": "5s"},
-        {"at": 40, "action": "slow_db", "duration": "10s", "ms": 300},
-        {"at": "1m", "action": "errors", "duration": "5s", "rate": 0.5, "name": "half down"},
-        {"at": "70s", "action": "latency", "duration": "5s"},
-        {"at": "80s", "action": "kill_connections", "duration": "1s"},
-        {"at": "90s", "action": "set", "duration": "5s", "switches": {"hang_rate": 0.1, "racy_stock": True}},
-    ])
+    steps, problems = _check(
+        [
+            {"at": "20s", "action": "outage", "duration": "5s"},
+            {"at": 40, "action": "slow_db", "duration": "10s", "ms": 300},
+            {"at": "1m", "action": "errors", "duration": "5s", "rate": 0.5, "name": "half down"},
+            {"at": "70s", "action": "latency", "duration": "5s"},
+            {"at": "80s", "action": "kill_connections", "duration": "1s"},
+            {
+                "at": "90s",
+                "action": "set",
+                "duration": "5s",
+                "switches": {"hang_rate": 0.1, "racy_stock": True},
+            },
+        ]
+    )
     assert problems == []
     outage, slow, errors, latency, kill, custom = steps
     assert (outage.at_s, outage.duration_s, outage.label) == (20.0, 5.0, "outage 5s at 20s")
@@ -45,26 +52,68 @@ def test_every_action_parses_with_defaults_and_switches() -> None:
 @pytest.mark.parametrize(
     ("raw", "where", "message", "fix"),
     [
-        ({"at": "20s", "action": "outage", "duration": "5s"}, "faults", "must be a list", "faults: [{at: 20s"),
+        (
+            {"at": "20s", "action": "outage", "duration": "5s"},
+            "faults",
+            "must be a list",
+            "faults: [{at: 20s",
+        ),
         (["outage"], "faults[0]", "must be a mapping (got 'outage')", "e.g. faults:"),
         ([{"action": "outage", "duration": "5s"}], "faults[0].at", "required", "e.g. faults:"),
-        ([{"at": "soon", "action": "outage", "duration": "5s"}], "faults[0].at", "not a duration (got 'soon')",
-         "e.g. 20s"),
-        ([{"at": "1s", "action": "outage", "duration": 0}], "faults[0].duration", "must be > 0", "duration: 5s"),
-        ([{"at": "1s", "action": "reboot", "duration": "5s"}], "faults[0].action", "unknown action 'reboot'",
-         "Known actions: outage, slow_db"),
-        ([{"at": "1s", "action": "outage", "duration": "5s", "when": 1}], "faults[0].when", "unknown key 'when'",
-         "Known keys: at, action"),
-        ([{"at": "1s", "action": "outage", "duration": "5s", "ms": 3}], "faults[0].ms",
-         "action outage takes no 'ms'", "only at and duration"),
-        ([{"at": "1s", "action": "slow_db", "duration": "5s", "ms": -1}], "faults[0].ms",
-         "must be a number of ms in 0..600000 (got -1)", "ms: 300"),
-        ([{"at": "1s", "action": "errors", "duration": "5s", "rate": 2}], "faults[0].rate",
-         "must be a share in 0..1 (got 2)", "rate: 0.5"),
-        ([{"at": "1s", "action": "errors", "duration": "5s", "rate": True}], "faults[0].rate",
-         "must be a share in 0..1 (got True)", "rate: 0.5"),
-        ([{"at": "1s", "action": "set", "duration": "5s"}], "faults[0].switches", "must map fault switches",
-         "switches: {hang_rate: 0.1}"),
+        (
+            [{"at": "soon", "action": "outage", "duration": "5s"}],
+            "faults[0].at",
+            "not a duration (got 'soon')",
+            "e.g. 20s",
+        ),
+        (
+            [{"at": "1s", "action": "outage", "duration": 0}],
+            "faults[0].duration",
+            "must be > 0",
+            "duration: 5s",
+        ),
+        (
+            [{"at": "1s", "action": "reboot", "duration": "5s"}],
+            "faults[0].action",
+            "unknown action 'reboot'",
+            "Known actions: outage, slow_db",
+        ),
+        (
+            [{"at": "1s", "action": "outage", "duration": "5s", "when": 1}],
+            "faults[0].when",
+            "unknown key 'when'",
+            "Known keys: at, action",
+        ),
+        (
+            [{"at": "1s", "action": "outage", "duration": "5s", "ms": 3}],
+            "faults[0].ms",
+            "action outage takes no 'ms'",
+            "only at and duration",
+        ),
+        (
+            [{"at": "1s", "action": "slow_db", "duration": "5s", "ms": -1}],
+            "faults[0].ms",
+            "must be a number of ms in 0..600000 (got -1)",
+            "ms: 300",
+        ),
+        (
+            [{"at": "1s", "action": "errors", "duration": "5s", "rate": 2}],
+            "faults[0].rate",
+            "must be a share in 0..1 (got 2)",
+            "rate: 0.5",
+        ),
+        (
+            [{"at": "1s", "action": "errors", "duration": "5s", "rate": True}],
+            "faults[0].rate",
+            "must be a share in 0..1 (got True)",
+            "rate: 0.5",
+        ),
+        (
+            [{"at": "1s", "action": "set", "duration": "5s"}],
+            "faults[0].switches",
+            "must map fault switches",
+            "switches: {hang_rate: 0.1}",
+        ),
     ],
 )
 def test_problems_say_where_what_and_how_to_fix(raw: Any, where: str, message: str, fix: str) -> None:
@@ -78,9 +127,11 @@ def test_problems_say_where_what_and_how_to_fix(raw: Any, where: str, message: s
 
 
 def test_every_problem_of_a_step_is_reported_and_good_steps_are_kept() -> None:
-    steps, problems = _check([
-        {"at": "x", "action": "slow_db", "duration": 0, "ms": "fast"},
-        {"at": "5s", "action": "outage", "duration": "2s"},
-    ])
+    steps, problems = _check(
+        [
+            {"at": "x", "action": "slow_db", "duration": 0, "ms": "fast"},
+            {"at": "5s", "action": "outage", "duration": "2s"},
+        ]
+    )
     assert [s.label for s in steps] == ["outage 2s at 5s"]
     assert [w for w, _, _ in problems] == ["faults[0].at", "faults[0].duration", "faults[0].ms"]

@@ -10,8 +10,9 @@ import pytest
 from erpload.leak import INCONCLUSIVE, LEAK, NO_LEAK, analyse, mann_kendall, normal_sf, theil_sen
 
 
-def series(n: int, slope_mb_per_s: float, noise_mb: float, seed: int, base: float = 120.0,
-           dt: float = 1.0) -> tuple[list[float], list[float]]:
+def series(
+    n: int, slope_mb_per_s: float, noise_mb: float, seed: int, base: float = 120.0, dt: float = 1.0
+) -> tuple[list[float], list[float]]:
     """n samples every dt s: base + slope*t + gaussian noise, with a warm-up bump in the first 10 s."""
     rng = random.Random(seed)
     t = [i * dt for i in range(n)]

@@ -38,10 +38,15 @@ def test_process_sampler_reads_own_process():
 
 
 def test_process_sampler_includes_children_and_notices_exit():
-    parent = subprocess.Popen([sys.executable, "-c",
-                               "import subprocess,sys,time;"
-                               "c=subprocess.Popen([sys.executable,'-c','import time; x=bytearray(40<<20); time.sleep(30)']);"
-                               "time.sleep(30)"])
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess,sys,time;"
+            "c=subprocess.Popen([sys.executable,'-c','import time; x=bytearray(40<<20); time.sleep(30)']);"
+            "time.sleep(30)",
+        ]
+    )
     try:
         s = ProcessSampler(parent.pid, children=True)
         deadline = time.monotonic() + 20
@@ -71,8 +76,11 @@ def test_host_sampler():
 
 def test_prometheus_parsing_and_cpu_from_counter_delta():
     values = parse_process_metrics(PROM)
-    assert values == {"process_cpu_seconds_total": 12.5, "process_resident_memory_bytes": 104857600.0,
-                      "process_open_fds": 17.0}
+    assert values == {
+        "process_cpu_seconds_total": 12.5,
+        "process_resident_memory_bytes": 104857600.0,
+        "process_open_fds": 17.0,
+    }
     p = PrometheusSampler("http://127.0.0.1:1/metrics")
     first = p.from_values(values, now=100.0)
     assert first == {"cpu_percent": 0.0, "rss_mb": 100.0, "fds": 17.0}
@@ -103,10 +111,32 @@ def test_saturation_needs_the_whole_window_above_the_limit():
 
 
 def _plan() -> list[StagePlan]:
-    ramp = StagePlan(0, Stage(duration_s=10, users=10, name="ramp"), 0.0, 10.0, {"A": 0}, {"A": 10}, 10, 1.0,
-                     10.0, None, None)
-    hold = StagePlan(1, Stage(duration_s=60, users=10, name="hold"), 10.0, 70.0, {"A": 10}, {"A": 10}, 0, 0.0,
-                     0.0, None, None)
+    ramp = StagePlan(
+        0,
+        Stage(duration_s=10, users=10, name="ramp"),
+        0.0,
+        10.0,
+        {"A": 0},
+        {"A": 10},
+        10,
+        1.0,
+        10.0,
+        None,
+        None,
+    )
+    hold = StagePlan(
+        1,
+        Stage(duration_s=60, users=10, name="hold"),
+        10.0,
+        70.0,
+        {"A": 10},
+        {"A": 10},
+        0,
+        0.0,
+        0.0,
+        None,
+        None,
+    )
     return [ramp, hold]
 
 
@@ -126,8 +156,10 @@ def test_connections_are_counted_every_nth_sample_only(monkeypatch):
     from erpload.metrics import ProcessSampler
 
     calls = []
-    monkeypatch.setattr(psutil.Process, "net_connections", lambda self, kind="inet": calls.append(kind) or [1, 2, 3])
+    monkeypatch.setattr(
+        psutil.Process, "net_connections", lambda self, kind="inet": calls.append(kind) or [1, 2, 3]
+    )
     sampler = ProcessSampler(connections_every=10)
     samples = [sampler.sample() for _ in range(25)]
-    assert len(calls) == 3                                   # samples 0, 10 and 20
+    assert len(calls) == 3  # samples 0, 10 and 20
     assert all(s is not None and s["connections"] == 3.0 for s in samples)

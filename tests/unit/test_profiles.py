@@ -382,7 +382,7 @@ def test_load_profile_raises_config_error_listing_every_problem(tmp_path: Path) 
         f"Error: {path} is not valid:",
         "  roles.CuttingOperater: unknown role 'CuttingOperater'. Did you mean 'CuttingOperator'? Known roles: "
         "Admin, CuttingOperator, FinishingOperator, PpicPlanner, QcInspector, SewingOperator, StockTaker, "
-            "Supervisor, WarehouseClerk",
+        "Supervisor, WarehouseClerk",
         "  stages[0].users: must be a whole number >= 0 (got -5)",
         "  stages[1].duration: required (got keys: users)",
     ]

@@ -26,7 +26,13 @@ def _recovery_rule_passes(value: float | None, threshold: str = "30s") -> bool:
 
 def test_no_failures_is_no_episode_and_recovery_0() -> None:
     ep = recovery_episode(_healthy(100, 130), 100, 130)
-    assert ep == {"first_failure_s": None, "recovered_s": None, "recovery_s": 0.0, "recovered": True, "failures": 0}
+    assert ep == {
+        "first_failure_s": None,
+        "recovered_s": None,
+        "recovery_s": 0.0,
+        "recovered": True,
+        "failures": 0,
+    }
     assert recovery_report(_healthy(100, 130), [], 100, 130)["recovery_s"] == 0.0
     assert _recovery_rule_passes(0.0)
 
@@ -42,7 +48,9 @@ def test_one_outage_recovery_is_its_length() -> None:
     assert report["recovery_s"] == 4.0 and report["sustain_s"] == SUSTAIN_S
     assert report["episodes"][0]["from_s"] == 5.0
     assert report["episodes"][0]["first_failure_s"] == 10.0  # relative to the run start
-    assert _recovery_rule_passes(report["recovery_s"]) and not _recovery_rule_passes(report["recovery_s"], "3s")
+    assert _recovery_rule_passes(report["recovery_s"]) and not _recovery_rule_passes(
+        report["recovery_s"], "3s"
+    )
 
 
 def test_success_must_be_sustained_and_seconds_without_requests_do_not_count() -> None:
@@ -82,7 +90,10 @@ def test_second_counts_ignore_rbac_probes() -> None:
         counts.on_request(name="/admin/users" + PROBE, exception=err, request_type="GET")
     counts.on_request(name="/dashboard", exception=None, request_type="GET")
     counts.on_request(name="/orders", exception=err, request_type="GET")
-    assert [tuple(v) for v in counts.seconds.values()] in ([(2, 1)], [(1, 0), (1, 1)])  # maybe across a second
+    assert [tuple(v) for v in counts.seconds.values()] in (
+        [(2, 1)],
+        [(1, 0), (1, 1)],
+    )  # maybe across a second
     assert sum(v[0] for v in counts.seconds.values()) == 2 and sum(v[1] for v in counts.seconds.values()) == 1
 
 

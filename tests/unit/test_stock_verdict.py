@@ -27,8 +27,17 @@ def test_a_missing_unit_is_one_lost_update_with_per_sku_evidence() -> None:
     assert report["skus"] == 2 and report["confirmed_adjustments"] == 8
     lost = report["per_sku"][0]
     assert lost == {
-        "sku": "FAB-1", "status": "lost", "initial": 100, "final": 104, "expected": 105, "difference": -1,
-        "confirmed_delta": 5, "adjustments": 5, "received": 0, "receipts": 0, "unanswered": 0,
+        "sku": "FAB-1",
+        "status": "lost",
+        "initial": 100,
+        "final": 104,
+        "expected": 105,
+        "difference": -1,
+        "confirmed_delta": 5,
+        "adjustments": 5,
+        "received": 0,
+        "receipts": 0,
+        "unanswered": 0,
     }
     assert report["per_sku"][1]["status"] == "ok"
 

@@ -31,14 +31,17 @@ def result(text, observed, passed: bool, bound=None) -> RuleResult:
     return RuleResult(rule, observed, passed, "observed …", bound)
 
 
-@pytest.mark.parametrize(("text", "observed", "passed", "state"), [
-    ('p95 of "GET /x" < 500ms', 200.0, True, PASS),
-    ('p95 of "GET /x" < 500ms', 460.0, True, AT_RISK),     # within 10 % of the threshold
-    ('p95 of "GET /x" < 500ms', 600.0, False, FAIL),
-    ("rps > 50", 53.0, True, AT_RISK),
-    ("rps > 50", 80.0, True, PASS),
-    ("error_rate < 1%", None, False, NO_DATA),
-])
+@pytest.mark.parametrize(
+    ("text", "observed", "passed", "state"),
+    [
+        ('p95 of "GET /x" < 500ms', 200.0, True, PASS),
+        ('p95 of "GET /x" < 500ms', 460.0, True, AT_RISK),  # within 10 % of the threshold
+        ('p95 of "GET /x" < 500ms', 600.0, False, FAIL),
+        ("rps > 50", 53.0, True, AT_RISK),
+        ("rps > 50", 80.0, True, PASS),
+        ("error_rate < 1%", None, False, NO_DATA),
+    ],
+)
 def test_sla_state(text, observed, passed, state):
     assert sla_state(result(text, observed, passed)) == state
 
@@ -56,6 +59,7 @@ def test_rows_show_bound_and_abort_banner():
 
     class Trip:
         rule, at_s, failing_since_s, result = r.rule, 42.0, 30.0, r
+
     rows = sla_rows([r], trip=Trip())
     assert rows[0]["state"].endswith("aborted") and "at 42s" in rows[0]["rule"] and len(rows) == 2
 
@@ -68,10 +72,27 @@ def test_sparkline_scales_and_ignores_noise():
 
 
 def test_resource_rows_order_and_warnings():
-    rows = resource_rows({"processes": [
-        {"key": "worker:0", "cpu_percent": 40, "rss_mb": 80, "cpu_series": [[0, 10], [2, 40]], "rss_series": []},
-        {"key": "master", "cpu_percent": 5, "rss_mb": 60, "leak": {"verdict": "stable", "slope_mb_per_min": 0.1}},
-        {"key": "target", "note": "target not monitored"}], "warnings": ["worker:0 CPU 95%"]})
+    rows = resource_rows(
+        {
+            "processes": [
+                {
+                    "key": "worker:0",
+                    "cpu_percent": 40,
+                    "rss_mb": 80,
+                    "cpu_series": [[0, 10], [2, 40]],
+                    "rss_series": [],
+                },
+                {
+                    "key": "master",
+                    "cpu_percent": 5,
+                    "rss_mb": 60,
+                    "leak": {"verdict": "stable", "slope_mb_per_min": 0.1},
+                },
+                {"key": "target", "note": "target not monitored"},
+            ],
+            "warnings": ["worker:0 CPU 95%"],
+        }
+    )
     assert [r["process"] for r in rows] == ["target", "master", "worker:0", "⚠ warning"]
     assert rows[2]["cpurange"] == "10–40%" and rows[1]["leak"].startswith("stable (+0.10 MB/min")
     assert "target not monitored" in rows[0]["leak"] and rows[3]["host"] == "worker:0 CPU 95%"
@@ -92,8 +113,9 @@ def test_profile_choices_list_dir_but_accept_any_path(tmp_path: Path, monkeypatc
 
 
 def _ui_ns(web_host: str) -> argparse.Namespace:
-    return argparse.Namespace(profile="smoke", host="http://127.0.0.1:1", web_host=web_host, web_port=8089,
-                              locust_args=[])
+    return argparse.Namespace(
+        profile="smoke", host="http://127.0.0.1:1", web_host=web_host, web_port=8089, locust_args=[]
+    )
 
 
 def test_erpload_ui_binds_loopback_and_requires_login_elsewhere(monkeypatch):

@@ -21,8 +21,18 @@ from erpload.units import fmt_num, fmt_value
 
 MAX_SKU_ROWS = 50  # per-SKU evidence rows shown; summary.json has them all
 MAX_ROWS = 50  # other tables (roles, episodes, faults)
-STOCK_HEADER = ["sku", "status", "initial", "confirmed delta", "received", "expected", "final", "difference",
-                "adjustments", "unanswered"]
+STOCK_HEADER = [
+    "sku",
+    "status",
+    "initial",
+    "confirmed delta",
+    "received",
+    "expected",
+    "final",
+    "difference",
+    "adjustments",
+    "unanswered",
+]
 RBAC_HEADER = ["role", "violations"]
 RECOVERY_HEADER = ["from (s)", "first failure (s)", "recovered at (s)", "recovery", "failures"]
 FAULT_HEADER = ["fault", "action", "at (s)", "duration (s)", "applied", "error"]
@@ -52,8 +62,13 @@ def has_data(correctness: Mapping[str, Any] | None, ws: Sequence[EndpointSummary
     if not correctness:
         return False
     rec = correctness.get("recovery") or {}
-    return bool(correctness.get("stock") or correctness.get("rbac_violations") or rec.get("episodes")
-                or rec.get("faults") or correctness.get("websocket"))
+    return bool(
+        correctness.get("stock")
+        or correctness.get("rbac_violations")
+        or rec.get("episodes")
+        or rec.get("faults")
+        or correctness.get("websocket")
+    )
 
 
 def ws_requests(requests: Iterable[EndpointSummary]) -> list[EndpointSummary]:
@@ -65,18 +80,30 @@ def stock_line(stock: Mapping[str, Any]) -> str:
     """One sentence on the stock check."""
     if not stock.get("checked"):
         return f"Stock check not done: {stock.get('error') or 'unknown reason'}"
-    return (f"{_n(stock.get('lost_updates'))} lost and {_n(stock.get('duplicated_updates'))} duplicated update(s) "
-            f"on {_n(stock.get('skus'))} SKU(s) ({_n(stock.get('missing_units'))} unit(s) missing, "
-            f"{_n(stock.get('surplus_units'))} surplus; {_n(stock.get('confirmed_adjustments'))} confirmed "
-            "adjustments)")
+    return (
+        f"{_n(stock.get('lost_updates'))} lost and {_n(stock.get('duplicated_updates'))} duplicated update(s) "
+        f"on {_n(stock.get('skus'))} SKU(s) ({_n(stock.get('missing_units'))} unit(s) missing, "
+        f"{_n(stock.get('surplus_units'))} surplus; {_n(stock.get('confirmed_adjustments'))} confirmed "
+        "adjustments)"
+    )
 
 
 def stock_rows(stock: Mapping[str, Any]) -> tuple[list[list[str]], int]:
     """Per-SKU evidence, failing SKUs first, cut to MAX_SKU_ROWS; and how many rows there were."""
     per_sku = [r for r in stock.get("per_sku") or () if isinstance(r, Mapping)]
     ordered = sorted(per_sku, key=lambda r: r.get("status") == "ok")  # stable: lost/duplicated first
-    keys = ["sku", "status", "initial", "confirmed_delta", "received", "expected", "final", "difference",
-            "adjustments", "unanswered"]
+    keys = [
+        "sku",
+        "status",
+        "initial",
+        "confirmed_delta",
+        "received",
+        "expected",
+        "final",
+        "difference",
+        "adjustments",
+        "unanswered",
+    ]
     return [[_n(r.get(k)) for k in keys] for r in ordered[:MAX_SKU_ROWS]], len(per_sku)
 
 
@@ -88,30 +115,53 @@ def rbac_rows(violations: Mapping[str, Any]) -> list[list[str]]:
 
 def recovery_rows(recovery: Mapping[str, Any]) -> list[list[str]]:
     """One row per episode (from each applied fault, or the run start)."""
-    return [[_n(e.get("from_s")), _n(e.get("first_failure_s")), _n(e.get("recovered_s")),
-             _recovery(e.get("recovery_s"), e.get("recovered")), _n(e.get("failures"))]
-            for e in (recovery.get("episodes") or [])[:MAX_ROWS] if isinstance(e, Mapping)]
+    return [
+        [
+            _n(e.get("from_s")),
+            _n(e.get("first_failure_s")),
+            _n(e.get("recovered_s")),
+            _recovery(e.get("recovery_s"), e.get("recovered")),
+            _n(e.get("failures")),
+        ]
+        for e in (recovery.get("episodes") or [])[:MAX_ROWS]
+        if isinstance(e, Mapping)
+    ]
 
 
 def fault_rows(recovery: Mapping[str, Any]) -> list[list[str]]:
     """One row per scheduled fault as applied (or not)."""
-    return [[str(f.get("fault") or ""), str(f.get("action") or ""), _n(f.get("at_s")), _n(f.get("duration_s")),
-             "yes" if f.get("ok") else "NO", str(f.get("error") or "")]
-            for f in (recovery.get("faults") or [])[:MAX_ROWS] if isinstance(f, Mapping)]
+    return [
+        [
+            str(f.get("fault") or ""),
+            str(f.get("action") or ""),
+            _n(f.get("at_s")),
+            _n(f.get("duration_s")),
+            "yes" if f.get("ok") else "NO",
+            str(f.get("error") or ""),
+        ]
+        for f in (recovery.get("faults") or [])[:MAX_ROWS]
+        if isinstance(f, Mapping)
+    ]
 
 
 def ws_rows(ws: Sequence[EndpointSummary]) -> list[list[str]]:
     """WebSocket connect / event latency / broadcast rows."""
+
     def ms(v: float | None) -> str:
         return "–" if v is None else fmt_value("latency", v)
-    return [[e.name, str(e.count), str(e.failures), ms(e.p50), ms(e.p95), ms(e.p99), ms(e.max)]
-            for e in ws[:MAX_ROWS]]
+
+    return [
+        [e.name, str(e.count), str(e.failures), ms(e.p50), ms(e.p95), ms(e.p99), ms(e.max)]
+        for e in ws[:MAX_ROWS]
+    ]
 
 
 def _recovery_line(recovery: Mapping[str, Any]) -> str:
     worst = _recovery(recovery.get("recovery_s"))
-    return (f"Recovery (worst episode): {worst} — recovered = {_n(recovery.get('sustain_s'))} s in a row "
-            f"under {fmt_value('rate', float(recovery.get('max_error_rate') or 0))} errors")
+    return (
+        f"Recovery (worst episode): {worst} — recovered = {_n(recovery.get('sustain_s'))} s in a row "
+        f"under {fmt_value('rate', float(recovery.get('max_error_rate') or 0))} errors"
+    )
 
 
 def _ws_extra(correctness: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -119,8 +169,12 @@ def _ws_extra(correctness: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(str(k), _n(v)) for k, v in list(ws.items())[:MAX_ROWS]] if isinstance(ws, Mapping) else []
 
 
-def markdown_lines(correctness: Mapping[str, Any] | None, table: Table, cell: Callable[[object], str],
-                   requests: Iterable[EndpointSummary] = ()) -> list[str]:
+def markdown_lines(
+    correctness: Mapping[str, Any] | None,
+    table: Table,
+    cell: Callable[[object], str],
+    requests: Iterable[EndpointSummary] = (),
+) -> list[str]:
     """'## Correctness' with its tables; `table(header, rows)` and `cell(text)` are the report's escaping helpers."""
     correctness = correctness or {}
     ws = ws_requests(requests)
@@ -158,8 +212,12 @@ def markdown_lines(correctness: Mapping[str, Any] | None, table: Table, cell: Ca
     return out
 
 
-def _html_table(table_id: str, header: Sequence[str], rows: Iterable[Sequence[str]],
-                row_class: Callable[[Sequence[str]], str] = lambda r: "") -> str:
+def _html_table(
+    table_id: str,
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    row_class: Callable[[Sequence[str]], str] = lambda r: "",
+) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = []
     for r in rows:
@@ -182,26 +240,49 @@ def html_section(correctness: Mapping[str, Any] | None, requests: Iterable[Endpo
         rows, total = stock_rows(stock)
         if rows:
             if total > len(rows):
-                parts.append(f'<p class="note">Showing {len(rows)} of {total} SKUs (failing first); '
-                             "summary.json has all.</p>")
-            parts.append('<div class="scroll">' + _html_table(
-                "stock-table", STOCK_HEADER, rows, lambda r: "" if r[1] == "ok" else "fail") + "</div>")
+                parts.append(
+                    f'<p class="note">Showing {len(rows)} of {total} SKUs (failing first); '
+                    "summary.json has all.</p>"
+                )
+            parts.append(
+                '<div class="scroll">'
+                + _html_table("stock-table", STOCK_HEADER, rows, lambda r: "" if r[1] == "ok" else "fail")
+                + "</div>"
+            )
     violations = correctness.get("rbac_violations")
     if isinstance(violations, Mapping):
         total_v = sum(int(v or 0) for v in violations.values())
         parts.append(f"<h3>RBAC violations</h3><p>{total_v} probe(s) answered 2xx instead of 403.</p>")
         if violations:
-            parts.append(_html_table("rbac-table", RBAC_HEADER, rbac_rows(violations),
-                                     lambda r: "fail" if r[1] not in ("0", "–") else ""))
+            parts.append(
+                _html_table(
+                    "rbac-table",
+                    RBAC_HEADER,
+                    rbac_rows(violations),
+                    lambda r: "fail" if r[1] not in ("0", "–") else "",
+                )
+            )
     recovery = correctness.get("recovery")
     if isinstance(recovery, Mapping) and (recovery.get("episodes") or recovery.get("faults")):
         parts.append(f"<h3>Recovery</h3><p>{escape(_recovery_line(recovery))}</p>")
         if recovery.get("faults"):
-            parts.append(_html_table("faults-table", FAULT_HEADER, fault_rows(recovery),
-                                     lambda r: "" if r[4] == "yes" else "fail"))
+            parts.append(
+                _html_table(
+                    "faults-table",
+                    FAULT_HEADER,
+                    fault_rows(recovery),
+                    lambda r: "" if r[4] == "yes" else "fail",
+                )
+            )
         if recovery.get("episodes"):
-            parts.append(_html_table("recovery-table", RECOVERY_HEADER, recovery_rows(recovery),
-                                     lambda r: "fail" if r[3] == "not recovered" else ""))
+            parts.append(
+                _html_table(
+                    "recovery-table",
+                    RECOVERY_HEADER,
+                    recovery_rows(recovery),
+                    lambda r: "fail" if r[3] == "not recovered" else "",
+                )
+            )
     extra = _ws_extra(correctness)
     if ws or extra:
         parts.append("<h3>WebSocket</h3>")
