@@ -1,4 +1,4 @@
-"""Cost of erpload's resource sampler (erpload.metrics) at 1 Hz: CPU time per sample and % of one core.
+"""Cost of erpload's resource sampler (erpload.locust.samplers) at 1 Hz: CPU time per sample and % of one core.
 
     .venv/bin/python bench/sampler_cost.py              # 30 s at 1 Hz + 300 back-to-back samples
     .venv/bin/python bench/sampler_cost.py --seconds 60 --json bench/results/sampler_cost.json
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-from erpload.metrics import HostSampler, ProcessSampler  # noqa: E402
+from erpload.locust.samplers import HostSampler, ProcessSampler  # noqa: E402
 
 
 def cpu_s() -> float:

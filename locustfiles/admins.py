@@ -7,7 +7,7 @@ import random
 
 from locust import between, task
 
-from erpload.users import ErpUser, Probe
+from erpload.users.base import ErpUser, Probe
 
 ROLES = ("admin", "ppic", "operator", "qc", "warehouse")
 REPORT_GROUPS = ("department", "day", "style")

@@ -7,7 +7,7 @@ from typing import Any
 
 from locust import between, task
 
-from erpload.users import ErpUser, Probe, item_ids, pop_random
+from erpload.users.base import ErpUser, Probe, item_ids, pop_random
 
 WORK_ORDERS = "/production/work-orders"
 CLAIM = "/production/work-orders/[id]/claim"

@@ -8,7 +8,7 @@ from typing import Any
 
 from locust import between, task
 
-from erpload.users import ErpUser, Probe, item_ids
+from erpload.users.base import ErpUser, Probe, item_ids
 
 ORDERS = "/ppic/manufacturing-orders"
 ORDER = "/ppic/manufacturing-orders/[id]"

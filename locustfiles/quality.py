@@ -7,7 +7,7 @@ from typing import Any
 
 from locust import between, task
 
-from erpload.users import ErpUser, Probe, item_ids, pop_random
+from erpload.users.base import ErpUser, Probe, item_ids, pop_random
 
 TESTS = "/qc/tests"
 RESULT = "/qc/tests/[id]/result"

@@ -6,8 +6,8 @@ import random
 
 from locust import between, task
 
-from erpload.tallies import pick_hot_sku
-from erpload.users import ErpUser
+from erpload.core.tallies import pick_hot_sku
+from erpload.users.base import ErpUser
 
 REASONS = ("stock take", "recount", "cycle count correction")
 FALLBACK_SKUS = ("FAB-000001", "FAB-000002")  # without a profile `hot_skus:` pool

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from locust import between, task
 
-from erpload.users import Probe
-from erpload.ws import WsUser
+from erpload.users.base import Probe
+from erpload.users.ws import WsUser
 
 WORK_ORDERS = "/production/work-orders"
 

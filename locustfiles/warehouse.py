@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from locust import between, task
 
-from erpload.users import ErpUser, Probe, item_ids, pop_random, record_stock
+from erpload.users.base import ErpUser, Probe, item_ids, pop_random, record_stock
 
 RECEIPTS = "/warehouse/receipts"
 RECEIVE = "/warehouse/receipts/[id]/receive"

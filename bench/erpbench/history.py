@@ -39,12 +39,12 @@ import psutil
 from locust.env import Environment
 from locust.stats import RequestStats, setup_distributed_stats_event_listeners
 
-from erpload.distributed import ROLE_METHOD, Exchange
-from erpload.histogram import fine_bucket
+from erpload.core.histogram import fine_bucket
+from erpload.locust.exchange import ROLE_METHOD, Exchange
+from erpload.locust.recorder import prune_per_second_counters
 from erpload.plugin import ErploadRun
-from erpload.profiles import load_profile
-from erpload.recorder import prune_per_second_counters
-from erpload.sla import parse_rules
+from erpload.profile.model import load_profile
+from erpload.sla.grammar import parse_rules
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = (

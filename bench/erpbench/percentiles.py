@@ -22,7 +22,7 @@ import locust.stats
 from erpbench import LOCUSTFILES
 from erpbench.locust_run import bench_env, processes_args, run_locust
 from erpbench.nginx import NginxTarget
-from erpload.histogram import exact_percentile
+from erpload.core.histogram import exact_percentile
 
 PERCENTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 NAME = "/bench/delay"

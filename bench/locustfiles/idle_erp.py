@@ -12,7 +12,7 @@ import os
 from locust import constant, task
 
 import erpload.plugin  # noqa: F401  (installs erpload in every process, as locustfiles/harness.py does)
-from erpload.users import ErpUser
+from erpload.users.base import ErpUser
 
 LOGIN = os.environ.get("BENCH_IDLE_LOGIN", "") == "1"
 

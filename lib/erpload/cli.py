@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from erpload.errors import ConfigError, ExitCode
+from erpload.core.errors import ConfigError, ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILES = Path(os.environ.get("ERPLOAD_LOCUSTFILES", ROOT / "locustfiles"))
@@ -203,7 +203,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 def ui_command(ns: argparse.Namespace) -> list[str]:
     """The locust command line for `erpload ui`; ConfigError when a non-loopback UI has no login."""
-    from erpload.weblogin import PASSWORD_ENV, USER_ENV, configured_credentials, is_loopback
+    from erpload.web.login import PASSWORD_ENV, USER_ENV, configured_credentials, is_loopback
 
     cmd = [
         sys.executable,
@@ -245,7 +245,7 @@ def cmd_ui(ns: argparse.Namespace) -> int:
 
 def cmd_validate(ns: argparse.Namespace) -> int:
     """Validate profiles offline; print every problem; exit 2 if any is invalid."""
-    from erpload.profiles import validate_profile_file
+    from erpload.profile.model import validate_profile_file
 
     bad = 0
     for name in ns.profiles:
@@ -261,7 +261,7 @@ def cmd_validate(ns: argparse.Namespace) -> int:
 
 def cmd_compare(ns: argparse.Namespace) -> int:
     """Compare two summary.json files (baseline first); exit 3 if a regression is flagged."""
-    from erpload.baseline import compare, render_table
+    from erpload.report.baseline import compare, render_table
 
     def load(p: str) -> dict:
         try:

@@ -24,22 +24,23 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from erpload import arrival, credentials, health
-from erpload import users as erp_users
-from erpload.baseline import compare
-from erpload.correctness import install_correctness
-from erpload.distributed import CumulativeTallies, Exchange, drain_workers_before_quit, tag_roles
-from erpload.errors import ConfigError, ExitCode
-from erpload.histogram import fine_bucket
-from erpload.profiles import Profile, load_profile
-from erpload.recorder import RunRecorder
+from erpload.core.errors import ConfigError, ExitCode
+from erpload.core.histogram import fine_bucket
+from erpload.locust import arrival, health
+from erpload.locust.correctness import install_correctness
+from erpload.locust.exchange import CumulativeTallies, Exchange, drain_workers_before_quit, tag_roles
+from erpload.locust.recorder import RunRecorder
+from erpload.locust.resources import add_resource_options, install_resources
+from erpload.locust.shapes import ProfileShape, current_profile, install_shape_support
+from erpload.profile.model import Profile, load_profile
 from erpload.report import append_step_summary, write_reports
+from erpload.report.baseline import compare
 from erpload.report.markdown import render_markdown
-from erpload.resources import add_resource_options, install_resources
-from erpload.shapes import ProfileShape, current_profile, install_shape_support
-from erpload.sla_eval import evaluate, verdict_lines
-from erpload.summary import ProfileInfo, build_summary
-from erpload.webui import install_webui, load_profile_choices
+from erpload.report.summary import ProfileInfo, build_summary
+from erpload.sla.evaluation import evaluate, verdict_lines
+from erpload.users import base as erp_users
+from erpload.users import credentials
+from erpload.web.ui import install_webui, load_profile_choices
 
 __all__ = ["ProfileShape", "install", "add_options"]
 
@@ -353,7 +354,7 @@ def install(environment: Environment) -> ErploadRun:
 
 
 def _read_tallies() -> dict[str, Any]:
-    """This process's cumulative correctness counters (see erpload.users)."""
+    """This process's cumulative correctness counters (see erpload.users.base)."""
     return {
         "rbac_violations": erp_users.rbac_violations(),
         "conflicts": erp_users.conflicts(),

@@ -14,8 +14,8 @@ from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.runners import STATE_STOPPED, Runner
 
-from erpload.arrival import arrival_totals, install_arrival, paced, wait_for_token
-from erpload.shapes import ProfileShape, install_shape_support
+from erpload.locust.arrival import arrival_totals, install_arrival, paced, wait_for_token
+from erpload.locust.shapes import ProfileShape, install_shape_support
 
 HOLD_S = 4.0  # plus a 1 s ramp from 0: planned = rate * (0.5 + HOLD_S)
 

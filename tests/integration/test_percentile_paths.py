@@ -16,10 +16,10 @@ import pytest
 from locust.stats import RequestStats as LocustStats
 from locust.stats import StatsEntry
 
-from erpload.histogram import exact_percentile, fine_bucket
-from erpload.recorder import snapshot_of
-from erpload.sla import parse_rules
-from erpload.sla_eval import evaluate
+from erpload.core.histogram import exact_percentile, fine_bucket
+from erpload.locust.recorder import snapshot_of
+from erpload.sla.evaluation import evaluate
+from erpload.sla.grammar import parse_rules
 
 LOCUST_BUCKETS = locust.stats.bucket_response_time  # Locust's own 2-significant-digit buckets
 PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
@@ -111,7 +111,7 @@ def test_verdict_identical_and_locust_default_buckets_would_be_wrong():
 
 def test_per_second_counters_are_pruned_but_totals_and_histograms_kept():
     """The master's per-second counters stay bounded over a long run; nothing the verdict reads is lost."""
-    from erpload.recorder import prune_per_second_counters
+    from erpload.locust.recorder import prune_per_second_counters
 
     stats = local_path(stream(7, 1000))
     entry = stats.get("/ppic/manufacturing-orders", "GET")

@@ -10,7 +10,7 @@ from typing import Any
 from locust import User, task
 from locust.env import Environment
 
-from erpload.resources import ResourceMonitor, _extra_metrics, write_artifacts
+from erpload.locust.resources import ResourceMonitor, _extra_metrics, write_artifacts
 
 
 class Idle(User):

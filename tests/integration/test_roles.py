@@ -21,8 +21,8 @@ from locust import task
 from locust.env import Environment
 from procs import ROOT, Target
 
-from erpload import credentials
 from erpload import users as U
+from erpload.users import credentials
 
 
 def _load(name: str) -> Any:
@@ -365,7 +365,7 @@ def test_role_without_accounts_is_a_counted_failure(target: Target) -> None:
 
 
 def test_open_model_tokens_replace_think_time(target: Target) -> None:
-    arrival = pytest.importorskip("erpload.arrival")
+    arrival = pytest.importorskip("erpload.locust.arrival")
     U.set_think_time("30,30")  # closed model: one task per user in this run
     closed = Run([ADM.Admin], target.url, 4, min_s=3, max_s=3)
     tasks = sum(
@@ -390,7 +390,7 @@ def test_open_model_tokens_replace_think_time(target: Target) -> None:
 
 def _users_attrs(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     code = (
-        "from erpload.users import ErpUser as U, THINK_TIME as T; "
+        "from erpload.users.base import ErpUser as U, THINK_TIME as T; "
         "print(U.network_timeout, U.connection_timeout, U.insecure, T)"
     )
     return subprocess.run(

@@ -17,8 +17,8 @@ from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.runners import STATE_STOPPED, Runner, WorkerNode
 
-from erpload.profiles import ROLES, load_profile, stage_plan, target_at
-from erpload.shapes import ProfileDispatcher, ProfileShape, RoleTargets, install_shape_support
+from erpload.locust.shapes import ProfileDispatcher, ProfileShape, RoleTargets, install_shape_support
+from erpload.profile.model import ROLES, load_profile, stage_plan, target_at
 
 ROOT = Path(__file__).resolve().parents[2]
 MIX_CHANGE = ROOT / "profiles" / "mix-change.yaml"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from erpload.baseline import Comparison, compare, render_table
-from erpload.summary import EndpointSummary, ProfileInfo, RunSummary
+from erpload.report.baseline import Comparison, compare, render_table
+from erpload.report.summary import EndpointSummary, ProfileInfo, RunSummary
 
 
 def _ep(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+from erpload.core.stockcheck import stock_report, stock_verdict
 from erpload.report.correctness_report import MAX_SKU_ROWS, html_section, markdown_lines
 from erpload.report.html import render_html
 from erpload.report.markdown import MAX_BYTES, _table, cell, render_markdown
-from erpload.stockcheck import stock_report, stock_verdict
-from erpload.summary import EndpointSummary, RunSummary
+from erpload.report.summary import EndpointSummary, RunSummary
 
 EVIL = '<script>alert("x")</script> | pipe'
 

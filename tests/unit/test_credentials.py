@@ -10,14 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from erpload import credentials as cr
-from erpload.errors import ConfigError, ExitCode
+from erpload.core.errors import ConfigError, ExitCode
+from erpload.users import credentials as cr
 
 
 def test_pure_module_does_not_import_locust() -> None:
-    code = (
-        "import sys, erpload.credentials; assert 'locust' not in sys.modules and 'gevent' not in sys.modules"
-    )
+    code = "import sys, erpload.users.credentials; assert 'locust' not in sys.modules and 'gevent' not in sys.modules"
     subprocess.run(
         [sys.executable, "-c", code], check=True, timeout=60
     )  # a fresh process: pytest may have locust

@@ -1,4 +1,4 @@
-"""The profile's `faults:` list: parsing, validation messages, switches (erpload.faultplan)."""
+"""The profile's `faults:` list: parsing, validation messages, switches (erpload.core.faultplan)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from erpload.faultplan import FaultStep, check_faults, off_value
-from erpload.profile_schema import parse_duration
+from erpload.core.faultplan import FaultStep, check_faults, off_value
+from erpload.profile.schema import parse_duration
 
 
 def _check(raw: Any) -> tuple[list[FaultStep], list[tuple[str, str, str]]]:

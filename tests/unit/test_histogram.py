@@ -8,15 +8,15 @@ import sys
 
 import pytest
 
-from erpload.histogram import Histogram, bucket_bound, exact_percentile, fine_bucket, nearest_rank
+from erpload.core.histogram import Histogram, bucket_bound, exact_percentile, fine_bucket, nearest_rank
 
 PS = (0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0)
 
 
 def test_pure_modules_do_not_import_locust() -> None:
     code = (
-        "import sys, erpload.histogram, erpload.snapshot, erpload.sla, erpload.sla_eval, erpload.units, "
-        "erpload.summary, erpload.baseline, erpload.report; "
+        "import sys, erpload.core.histogram, erpload.core.snapshot, erpload.sla.grammar, erpload.sla.evaluation, erpload.core.units, "
+        "erpload.report.summary, erpload.report.baseline, erpload.report; "
         "bad = [m for m in ('locust', 'gevent') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

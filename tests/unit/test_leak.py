@@ -1,4 +1,4 @@
-"""Leak maths (erpload.leak): Theil–Sen, Mann–Kendall, verdicts on synthetic RSS series with known truth."""
+"""Leak maths (erpload.core.leak): Theil–Sen, Mann–Kendall, verdicts on synthetic RSS series with known truth."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from erpload.leak import INCONCLUSIVE, LEAK, NO_LEAK, analyse, mann_kendall, normal_sf, theil_sen
+from erpload.core.leak import INCONCLUSIVE, LEAK, NO_LEAK, analyse, mann_kendall, normal_sf, theil_sen
 
 
 def series(

@@ -1,4 +1,4 @@
-"""Samplers (erpload.metrics) on real processes, Prometheus parsing, bounded series and health detectors."""
+"""Samplers (erpload.locust.samplers) on real processes, Prometheus parsing, bounded series and health detectors."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import time
 import psutil
 import pytest
 
-from erpload.metrics import HostSampler, ProcessSampler, PrometheusSampler, parse_process_metrics
-from erpload.profiles import Stage, StagePlan
-from erpload.resource_series import ProcessSeries, SaturationDetector, UnderDeliveryDetector
+from erpload.core.series import ProcessSeries, SaturationDetector, UnderDeliveryDetector
+from erpload.locust.samplers import HostSampler, ProcessSampler, PrometheusSampler, parse_process_metrics
+from erpload.profile.model import Stage, StagePlan
 
 PROM = """# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
 # TYPE process_cpu_seconds_total counter
@@ -153,7 +153,7 @@ def test_connections_are_counted_every_nth_sample_only(monkeypatch):
     """net_connections() is expensive with many sockets: counted every 10th sample, repeated in between."""
     import psutil
 
-    from erpload.metrics import ProcessSampler
+    from erpload.locust.samplers import ProcessSampler
 
     calls = []
     monkeypatch.setattr(

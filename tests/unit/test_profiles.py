@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from erpload.errors import ConfigError, Problem
-from erpload.profiles import (
+from erpload.core.errors import ConfigError, Problem
+from erpload.profile.model import (
     ROLES,
     allocate,
     load_profile,
@@ -324,7 +324,7 @@ def test_options_and_allow() -> None:
 
 
 def test_sla_rules_are_parsed_and_checked_against_stages_and_roles() -> None:
-    pytest.importorskip("erpload.sla")
+    pytest.importorskip("erpload.sla.grammar")
     found = problems(
         sla=[
             "p95 < 300ms",
@@ -389,7 +389,7 @@ def test_load_profile_raises_config_error_listing_every_problem(tmp_path: Path) 
 
 
 def test_profiles_module_is_pure() -> None:
-    code = "import sys, erpload.profiles; assert 'locust' not in sys.modules and 'gevent' not in sys.modules"
+    code = "import sys, erpload.profile.model; assert 'locust' not in sys.modules and 'gevent' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

@@ -1,15 +1,15 @@
-"""Recovery time maths and per-second counting (erpload.recovery, pure parts)."""
+"""Recovery time maths and per-second counting (erpload.locust.faults, pure parts)."""
 
 from __future__ import annotations
 
 import math
 
-from erpload.recovery import SUSTAIN_S, SecondCounts, recovery_episode, recovery_report
-from erpload.sla import parse_rule
-from erpload.sla_eval import evaluate_rule
-from erpload.snapshot import Snapshot
+from erpload.core.snapshot import Snapshot
+from erpload.locust.faults import SUSTAIN_S, SecondCounts, recovery_episode, recovery_report
+from erpload.sla.evaluation import evaluate_rule
+from erpload.sla.grammar import parse_rule
 
-PROBE = " [rbac-probe]"  # erpload.users.PROBE_SUFFIX (not imported: it pulls in locust)
+PROBE = " [rbac-probe]"  # erpload.users.base.PROBE_SUFFIX (not imported: it pulls in locust)
 
 
 def _healthy(start: int, end: int) -> dict[int, list[int]]:

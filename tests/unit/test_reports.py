@@ -11,16 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from erpload.errors import ExitCode
+from erpload.core.errors import ExitCode
+from erpload.core.snapshot import RequestStats, Snapshot
 from erpload.report import write_reports
 from erpload.report.charts import nice_ticks
 from erpload.report.html import render_html
 from erpload.report.junit import render_junit
 from erpload.report.markdown import MAX_BYTES, append_step_summary, render_markdown
-from erpload.sla import parse_rules
-from erpload.sla_eval import evaluate
-from erpload.snapshot import RequestStats, Snapshot
-from erpload.summary import (
+from erpload.report.summary import (
     MAX_ERRORS,
     SCHEMA_VERSION,
     EndpointSummary,
@@ -31,6 +29,8 @@ from erpload.summary import (
     verdict_for,
     write_atomic,
 )
+from erpload.sla.evaluation import evaluate
+from erpload.sla.grammar import parse_rules
 
 EVIL = '<script>alert("x")</script> & | pipe'
 TIMELINE = {

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
-from erpload.errors import ExitCode, Problem
-from erpload.sla import Rule, parse_rule, parse_rules
-from erpload.sla_eval import LiveAbortTracker, evaluate, exit_code_for, verdict_lines
-from erpload.snapshot import RequestStats, Snapshot, stage_windows
-from erpload.units import QuantityError, parse_timespan
+from erpload.core.errors import ExitCode, Problem
+from erpload.core.snapshot import RequestStats, Snapshot, stage_windows
+from erpload.core.units import QuantityError, parse_timespan
+from erpload.sla.evaluation import LiveAbortTracker, evaluate, exit_code_for, verdict_lines
+from erpload.sla.grammar import Rule, parse_rule, parse_rules
 
 # -- grammar: short form ------------------------------------------------------------------------
 
@@ -397,10 +399,14 @@ def test_verdict_lines() -> None:
     assert verdict_lines([]) == ["SLA no rules configured"]
 
 
-def test_sla_module_re_exports_evaluation() -> None:
+def test_sla_package_lists_its_public_names() -> None:
     import erpload.sla as sla
 
-    assert sla.evaluate is evaluate and sla.LiveAbortTracker is LiveAbortTracker
+    assert sla.evaluate is evaluate and sla.LiveAbortTracker is LiveAbortTracker and sla.Rule is Rule
+    public = {
+        n for n, v in vars(sla).items() if not n.startswith("_") and not isinstance(v, types.ModuleType)
+    }
+    assert sorted(sla.__all__) == sorted(public)
     with pytest.raises(AttributeError):
         _ = sla.no_such_name
 

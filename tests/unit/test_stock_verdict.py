@@ -1,8 +1,8 @@
-"""Lost / duplicated stock updates: one SKU's verdict and the run's report (erpload.stockcheck)."""
+"""Lost / duplicated stock updates: one SKU's verdict and the run's report (erpload.core.stockcheck)."""
 
 from __future__ import annotations
 
-from erpload.stockcheck import MAX_PENDING_EXACT, stock_report, stock_verdict
+from erpload.core.stockcheck import MAX_PENDING_EXACT, stock_report, stock_verdict
 
 
 def test_exact_match_passes() -> None:

@@ -1,6 +1,6 @@
 """Timeline stays bounded over a 24-hour run and merges intervals without losing rate accuracy."""
 
-from erpload.timeline import Timeline
+from erpload.core.timeline import Timeline
 
 
 def test_bounded_for_a_day_at_one_hertz():

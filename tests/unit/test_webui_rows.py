@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from erpload.errors import ConfigError
-from erpload.sla import parse_rule
-from erpload.sla_eval import RuleResult
-from erpload.webui_rows import (
+from erpload.core.errors import ConfigError
+from erpload.report.rows import (
     AT_RISK,
     FAIL,
     NO_DATA,
@@ -23,6 +21,8 @@ from erpload.webui_rows import (
     sla_state,
     sparkline,
 )
+from erpload.sla.evaluation import RuleResult
+from erpload.sla.grammar import parse_rule
 
 
 def result(text, observed, passed: bool, bound=None) -> RuleResult:

@@ -17,7 +17,7 @@ from typing import Any
 
 from erpload.report import html, json_report, junit, markdown
 from erpload.report.markdown import append_step_summary
-from erpload.summary import RunSummary, write_atomic
+from erpload.report.summary import RunSummary, write_atomic
 
 __all__ = ["RENDERERS", "append_step_summary", "write_reports"]
 log = logging.getLogger(__name__)

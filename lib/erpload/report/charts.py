@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from erpload.summary import Stage
+from erpload.report.summary import Stage
 
 W, H = 920, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 28, 36

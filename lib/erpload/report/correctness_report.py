@@ -1,6 +1,6 @@
 """The correctness part of summary.md and report.html, from summary.json's free-form `correctness` (pure).
 
-Shows what `erpload.correctness` recorded: the lost / duplicated stock-update check with per-SKU
+Shows what `erpload.locust.correctness` recorded: the lost / duplicated stock-update check with per-SKU
 evidence (the SKUs that failed first, capped at MAX_SKU_ROWS), RBAC violations per role, recovery
 episodes after scheduled faults, and the WebSocket figures (the "WS ..." request rows, plus a
 `websocket` mapping if one is ever recorded). Nothing is shown when there is no correctness data.
@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from erpload.summary import EndpointSummary
-from erpload.units import fmt_num, fmt_value
+from erpload.core.units import fmt_num, fmt_value
+from erpload.report.summary import EndpointSummary
 
 MAX_SKU_ROWS = 50  # per-SKU evidence rows shown; summary.json has them all
 MAX_ROWS = 50  # other tables (roles, episodes, faults)
@@ -72,7 +72,7 @@ def has_data(correctness: Mapping[str, Any] | None, ws: Sequence[EndpointSummary
 
 
 def ws_requests(requests: Iterable[EndpointSummary]) -> list[EndpointSummary]:
-    """The WebSocket rows of the request stats (method "WS", erpload.ws)."""
+    """The WebSocket rows of the request stats (method "WS", erpload.users.ws)."""
     return [e for e in requests if e.method == "WS"]
 
 

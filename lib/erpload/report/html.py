@@ -14,11 +14,11 @@ from html import escape
 from importlib import resources
 from string import Template
 
-from erpload.baseline import Comparison
+from erpload.core.units import fmt_bound, fmt_num, fmt_value
 from erpload.report import correctness_report, resources_report
+from erpload.report.baseline import Comparison
 from erpload.report.charts import Series, line_chart
-from erpload.summary import EndpointSummary, RunSummary
-from erpload.units import fmt_bound, fmt_num, fmt_value
+from erpload.report.summary import EndpointSummary, RunSummary
 
 FILENAME = "report.html"
 MAX_ROWS = 500  # rows per table; the full data is in summary.json

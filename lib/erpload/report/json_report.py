@@ -1,8 +1,8 @@
-"""summary.json: the versioned, machine-readable run summary (see `erpload.summary`)."""
+"""summary.json: the versioned, machine-readable run summary (see `erpload.report.summary`)."""
 
 from __future__ import annotations
 
-from erpload.summary import RunSummary
+from erpload.report.summary import RunSummary
 
 FILENAME = "summary.json"
 

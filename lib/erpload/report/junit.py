@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from erpload.summary import RunSummary
-from erpload.units import fmt_value
+from erpload.core.units import fmt_value
+from erpload.report.summary import RunSummary
 
 FILENAME = "junit.xml"
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -11,10 +11,10 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from erpload.baseline import Comparison, render_table
+from erpload.core.units import fmt_bound, fmt_num, fmt_value
 from erpload.report import correctness_report, resources_report
-from erpload.summary import EndpointSummary, RunSummary
-from erpload.units import fmt_bound, fmt_num, fmt_value
+from erpload.report.baseline import Comparison, render_table
+from erpload.report.summary import EndpointSummary, RunSummary
 
 FILENAME = "summary.md"
 MAX_BYTES = 1024 * 1024 - 16 * 1024  # under GitHub's 1 MiB step-summary limit, with room to spare

@@ -212,7 +212,7 @@ def _state(environment: Environment) -> Arrival | None:
 def install_arrival(environment: Environment, exchange: Any = None) -> Arrival:
     """Register the open-model listeners on this process (call in `init`, every process; idempotent).
 
-    `exchange` (erpload.distributed.Exchange) carries the counters if given; otherwise this module
+    `exchange` (erpload.locust.exchange.Exchange) carries the counters if given; otherwise this module
     adds data["erpload"]["arrival"] to worker reports itself.
     """
     state = _state(environment)

@@ -4,7 +4,7 @@ Per hot SKU the target's final stock must equal
     initial + sum(confirmed adjust deltas) + sum(received quantities);
 adjustments still unanswered when the run stopped may or may not have applied, so a difference equal
 to a subset sum of their deltas is consistent. Below that the target lost updates, above it it applied
-some twice. `erpload.correctness` fetches the stock and the workers' ledgers and calls these.
+some twice. `erpload.locust.correctness` fetches the stock and the workers' ledgers and calls these.
 """
 
 from __future__ import annotations

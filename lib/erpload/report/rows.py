@@ -14,8 +14,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from erpload.sla_eval import RuleResult
-from erpload.units import fmt_bound, fmt_num, fmt_value
+from erpload.core.units import fmt_bound, fmt_num, fmt_value
+from erpload.sla.evaluation import RuleResult
 
 AT_RISK_MARGIN = 0.10  # a passing rule within 10 % of its threshold is "at risk"
 SPARK = "▁▂▃▄▅▆▇█"

@@ -23,15 +23,12 @@ from flask import Response, jsonify, request
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner
 
-from erpload.errors import ConfigError, ExitCode
-from erpload.profiles import load_profile
-from erpload.recorder import snapshot_of
+from erpload.core.errors import ConfigError, ExitCode
+from erpload.locust.recorder import snapshot_of
+from erpload.locust.shapes import current_profile
+from erpload.profile.model import load_profile
 from erpload.report.html import render_html
-from erpload.shapes import current_profile
-from erpload.sla_eval import evaluate
-from erpload.summary import ProfileInfo, build_summary
-from erpload.weblogin import install_login, is_loopback
-from erpload.webui_rows import (
+from erpload.report.rows import (
     RESOURCES_STRUCTURE,
     SLA_STRUCTURE,
     ProfileChoices,
@@ -42,6 +39,9 @@ from erpload.webui_rows import (
     resource_rows,
     sla_rows,
 )
+from erpload.report.summary import ProfileInfo, build_summary
+from erpload.sla.evaluation import evaluate
+from erpload.web.login import install_login, is_loopback
 
 __all__ = ["LiveView", "install_webui", "load_profile_choices"]
 log = logging.getLogger("erpload")

@@ -19,8 +19,8 @@ from locust import FastHttpUser, between
 from locust.contrib.fasthttp import LocustBadStatusCode, ResponseContextManager
 from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopTest, StopUser
 
-from erpload.credentials import Credential, pool
-from erpload.errors import ConfigError, Problem
+from erpload.core.errors import ConfigError, Problem
+from erpload.users.credentials import Credential, pool
 
 logger = logging.getLogger(__name__)
 _CONTROL = (StopUser, StopTest, InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately)
@@ -84,8 +84,8 @@ def set_think_time(spec: str | tuple[float, float] | None) -> None:
     THINK_TIME = parse_think_time(spec) if isinstance(spec, str) else spec
 
 
-# -- per-process tallies live in erpload.tallies (pure); re-exported here so existing imports keep working --
-from erpload.tallies import (  # noqa: E402
+# -- per-process tallies live in erpload.core.tallies (pure); re-exported here so existing imports keep working --
+from erpload.core.tallies import (  # noqa: E402
     _conflicts,
     _sessions,
     _unavailable,
@@ -124,24 +124,24 @@ class Probe(NamedTuple):
     json: Any = None
 
 
-# -- open-model hook: erpload.arrival.wait_for_token(user) blocks for a token while the open model is active,
+# -- open-model hook: erpload.locust.arrival.wait_for_token(user) blocks for a token while the open model is active,
 # and returns False at once otherwise (then the think time applies) --------------------------------------------
 _UNSET: Any = object()
 _token_wait: Any = _UNSET
 
 
 def _arrival_hook() -> Callable[[Any], bool] | None:
-    """erpload.arrival.wait_for_token if that module imports and has it (resolved once), else None."""
+    """erpload.locust.arrival.wait_for_token if that module imports and has it (resolved once), else None."""
     global _token_wait
     if _token_wait is _UNSET:
         _token_wait = None
         try:
-            _token_wait = importlib.import_module("erpload.arrival").wait_for_token
+            _token_wait = importlib.import_module("erpload.locust.arrival").wait_for_token
         except ModuleNotFoundError as e:
-            if e.name != "erpload.arrival":
-                logger.error("erpload.arrival cannot be imported (%r): open-model waits disabled", e)
+            if e.name != "erpload.locust.arrival":
+                logger.error("erpload.locust.arrival cannot be imported (%r): open-model waits disabled", e)
         except Exception as e:
-            logger.error("erpload.arrival unusable (%r): open-model waits disabled", e)
+            logger.error("erpload.locust.arrival unusable (%r): open-model waits disabled", e)
     return _token_wait
 
 
@@ -197,14 +197,14 @@ class ErpUser(FastHttpUser):
         self.last_status = 0  # status of the last api() answer (0: no valid response)
         self._auth: dict[str, str] = {}
         self._renew_at = 0.0
-        self._context = {"role": type(self).__name__}  # per-role stats key (erpload.distributed)
+        self._context = {"role": type(self).__name__}  # per-role stats key (erpload.locust.exchange)
 
     def context(self) -> dict[str, Any]:
         """Request-event context of every request this user sends: its role (user class name)."""
         return self._context
 
     def wait_time(self) -> float:  # type: ignore[override]
-        """Seconds before the next task: 0 after an open-model token (erpload.arrival), else think time.
+        """Seconds before the next task: 0 after an open-model token (erpload.locust.arrival), else think time.
 
         Locust's loop calls `TaskSet.wait()` -> `user.wait_time()` (never `User.wait()`), so this is the hook.
         """
@@ -425,7 +425,9 @@ class ErpUser(FastHttpUser):
         key = uuid.uuid4().hex
         headers = {"Idempotency-Key": key}
         path = f"/warehouse/stock/{quote(sku, safe='')}/adjust"
-        begin_adjust(sku, key, delta)  # pending until the target answers definitely (erpload.correctness)
+        begin_adjust(
+            sku, key, delta
+        )  # pending until the target answers definitely (erpload.locust.correctness)
         for _ in range(2):
             body = self.api(
                 "POST",

@@ -18,7 +18,7 @@ from typing import Any
 import gevent
 import websocket
 
-from erpload.users import ErpUser
+from erpload.users.base import ErpUser
 
 CONNECT, EVENT, BROADCAST = "WS connect", "WS work-order-event", "WS broadcast"
 _connected: set[int] = set()  # ids of users with an open connection in this process

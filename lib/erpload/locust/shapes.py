@@ -22,9 +22,9 @@ from locust.event import EventHook
 from locust.runners import STATE_INIT, STATE_STOPPED
 from locust.shape import LoadTestShape
 
-from erpload import arrival
-from erpload.errors import ConfigError, ExitCode
-from erpload.profiles import Profile, StagePlan, load_profile, stage_plan, target_at
+from erpload.core.errors import ConfigError, ExitCode
+from erpload.locust import arrival
+from erpload.profile.model import Profile, StagePlan, load_profile, stage_plan, target_at
 
 log = logging.getLogger(__name__)
 

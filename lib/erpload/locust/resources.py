@@ -23,9 +23,9 @@ import gevent
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
-from erpload.metrics import HostSampler, ProcessSampler, PrometheusSampler
-from erpload.resource_series import LIVE_POINTS, ProcessSeries, SaturationDetector, UnderDeliveryDetector
-from erpload.summary import write_atomic
+from erpload.core.series import LIVE_POINTS, ProcessSeries, SaturationDetector, UnderDeliveryDetector
+from erpload.locust.samplers import HostSampler, ProcessSampler, PrometheusSampler
+from erpload.report.summary import write_atomic
 
 log = logging.getLogger("erpload")
 KEY = "resources"
@@ -151,7 +151,7 @@ class ResourceMonitor:
         profile = self.run.profile
         closed = profile is not None and not profile.is_open
         if closed:
-            from erpload.profiles import stage_plan
+            from erpload.profile.model import stage_plan
 
             self.under = UnderDeliveryDetector(stage_plan(profile))
         else:

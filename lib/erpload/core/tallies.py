@@ -1,7 +1,7 @@
 """Per-process correctness tallies (pure): RBAC violations, 409 conflicts, sessions, the stock ledger, hot SKUs.
 
 Role users count here; the plugin ships `read()`-style snapshots to the master with every worker
-report (`erpload.distributed.CumulativeTallies`) and the master sums them. Nothing here imports locust.
+report (`erpload.locust.exchange.CumulativeTallies`) and the master sums them. Nothing here imports locust.
 """
 
 from __future__ import annotations

@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from erpload.errors import ExitCode
-from erpload.histogram import bucket_bound
-from erpload.sla_eval import RuleResult
-from erpload.snapshot import RequestStats, Snapshot
+from erpload.core.errors import ExitCode
+from erpload.core.histogram import bucket_bound
+from erpload.core.snapshot import RequestStats, Snapshot
+from erpload.sla.evaluation import RuleResult
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -197,7 +197,7 @@ class Stage:
 
 @dataclass
 class TimelineData:
-    """Series over time for the charts; accepts `erpload.timeline.Timeline.to_dict()` as is."""
+    """Series over time for the charts; accepts `erpload.core.timeline.Timeline.to_dict()` as is."""
 
     t: list[float] = field(default_factory=list)
     users: list[int] = field(default_factory=list)

@@ -2,7 +2,7 @@
 
 `ProcessSeries` keeps CPU/RSS over time for one process in at most `max_points` points: when full,
 adjacent points merge pairwise (mean CPU, mean RSS, the later request count) and the resolution
-halves, like `erpload.timeline`, so a 24-hour run costs the master no more memory than a 20-minute
+halves, like `erpload.core.timeline`, so a 24-hour run costs the master no more memory than a 20-minute
 one. Peaks, means and the latest thread/fd/connection counts are kept exactly, over every sample.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from erpload.leak import LeakResult, LeakSettings, analyse
+from erpload.core.leak import LeakResult, LeakSettings, analyse
 
 LIVE_POINTS = 300
 
@@ -148,7 +148,9 @@ class UnderDeliveryDetector:
     def __init__(
         self, plan: Sequence[Any], tolerance: float = 0.10, min_users: int = 2, grace_s: float = 15.0
     ) -> None:
-        self.plan = list(plan)  # erpload.profiles.StagePlan (start_s, end_s, ramp_s, end_roles, stage.name)
+        self.plan = list(
+            plan
+        )  # erpload.profile.model.StagePlan (start_s, end_s, ramp_s, end_roles, stage.name)
         self.tolerance, self.min_users, self.grace = tolerance, min_users, grace_s
         self._since: float | None = None
         self._worst: tuple[int, int] = (0, 0)

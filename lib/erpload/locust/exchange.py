@@ -148,7 +148,7 @@ def tag_roles(user_classes: list[type]) -> None:
     """
     from locust import User
 
-    from erpload.users import ErpUser  # sets the role itself, with no per-request cost
+    from erpload.users.base import ErpUser  # sets the role itself, with no per-request cost
 
     for cls in user_classes:
         own = cls.context

@@ -3,12 +3,12 @@
 `install_correctness(environment, run)` (called once from `erpload.plugin.install`) wires:
 
 - every process: the profile's `hot_skus:` pool (stock adjustments pick from it, so writes collide),
-  per-second request outcomes (erpload.recovery);
+  per-second request outcomes (erpload.locust.faults);
 - master: the initial stock of the hot SKUs, fetched at test start before any user spawns (the
   listener runs before the master sends its spawn messages); the profile's `faults:` schedule;
   a finalizer that fetches the final stock and compares, per SKU,
       final == initial + sum(confirmed adjust deltas) + sum(received quantities)
-  (the ledger every worker keeps, erpload.tallies). Adjustments still unanswered when the run
+  (the ledger every worker keeps, erpload.core.tallies). Adjustments still unanswered when the run
   stopped (`pending`) may or may not have applied: a difference equal to a subset of their deltas
   is consistent. Below that the target lost updates, above it it applied some twice.
 - SLA extra metrics `lost_updates` and `duplicated_updates` (SKUs with missing / surplus confirmed
@@ -26,12 +26,12 @@ from urllib.parse import quote
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from erpload import tallies
-from erpload.profiles import Profile, load_profile
-from erpload.recovery import FaultScheduler, SecondCounts, admin_session, recovery_report
-from erpload.shapes import current_profile
-from erpload.stockcheck import stock_report, stock_verdict
-from erpload.users import PROBE_SUFFIX
+from erpload.core import tallies
+from erpload.core.stockcheck import stock_report, stock_verdict
+from erpload.locust.faults import FaultScheduler, SecondCounts, admin_session, recovery_report
+from erpload.locust.shapes import current_profile
+from erpload.profile.model import Profile, load_profile
+from erpload.users.base import PROBE_SUFFIX
 
 log = logging.getLogger("erpload")
 

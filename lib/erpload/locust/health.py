@@ -27,9 +27,9 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
-from erpload.errors import ExitCode
+from erpload.core.errors import ExitCode
 
-log = logging.getLogger("erpload.health")
+log = logging.getLogger("erpload.locust.health")
 
 BYE = "erpload_bye"
 POLL_S = 0.5

@@ -9,10 +9,27 @@ or {rule: "<short form>", abort?, after?, ...}.
 
 Thresholds are stored in canonical units: ms for latencies, a fraction for rates and
 percentages (0.1% -> 0.001, 80% -> 0.8), per second for rps, seconds for durations, raw for
-counts, bool for flags (see `erpload.units`). `parse_rules(raw, where)` is what the profile
-loader calls. Evaluation lives in `erpload.sla_eval` (re-exported here: `from erpload.sla import
-evaluate`). Resource/correctness metrics are read from `Snapshot.extra`, a flat dict the plugin
-fills with values in these same canonical units; `register_metric` adds more.
+counts, bool for flags (see `erpload.core.units`). `parse_rules(raw, where)` is what the profile
+loader calls. The metric names live in `erpload.sla.metrics`; evaluation in `erpload.sla.evaluation`.
+
+The grammar, in the style of k6's metrics/thresholds_parser.go (whitespace between tokens is free)::
+
+    rule       -> short | long
+    short      -> metric [ "of" scope ] op threshold
+    long       -> "{" "metric" ":" metric "," "op" ":" op "," "threshold" ":" threshold
+                      [ "," ( "request" ":" request | "role" ":" NAME | "scope" ":" scope ) ]
+                      [ "," "abort" ":" BOOL ] [ "," "after" ":" duration ] [ "," "for" ":" duration ]
+                      [ "," "window" ":" window ] [ "," "name" ":" TEXT ] "}"
+                | "{" "rule" ":" short [ "," option ]* "}"
+    metric     -> "avg" | "min" | "max" | "median" | "p" NUMBER | "error_rate" | "rps" | "count"
+                | "failures" | registered                       (erpload.sla.metrics.known_metrics)
+    scope      -> request | "role" NAME
+    request    -> QUOTE METHOD " " PATH QUOTE                   (METHOD one of HTTP_METHODS)
+    op         -> "<" | "<=" | ">" | ">=" | "==" | "!="
+    threshold  -> NUMBER [ unit ] | "true" | "false"            (unit by the metric's kind:
+                                                                 ms|s|m for latency, % for rate, /s for rps)
+    window     -> "all" | "steady" | "stage:" NAME
+    duration   -> Locust's -t syntax: 30s, 1m30s, 2h
 """
 
 from __future__ import annotations
@@ -20,84 +37,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any
 
-from erpload.errors import Problem
-from erpload.units import KINDS, QuantityError, did_you_mean, parse_quantity, parse_timespan
+from erpload.core.errors import Problem
+from erpload.core.units import QuantityError, did_you_mean, parse_quantity, parse_timespan
+from erpload.sla.metrics import (
+    METRICS,
+    PERCENTILE_RE,
+    known_metrics,
+    metric_spec,
+)
 
 OPS = ("<", "<=", ">", ">=", "==", "!=")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 LONG_KEYS = tuple("metric op threshold scope request role abort after for window name rule".split())
 WINDOWS = ("all", "steady", "stage:NAME")
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """What a metric measures: its kind (units) and where its value comes from."""
-
-    kind: str  # one of KINDS
-    source: str  # "request": from the request stats (scoped); "extra": Snapshot.extra[name]
-    help: str = ""
-
-
-METRICS: dict[str, MetricSpec] = {
-    "avg": MetricSpec("latency", "request", "mean response time"),
-    "min": MetricSpec("latency", "request", "fastest response"),
-    "max": MetricSpec("latency", "request", "slowest response"),
-    "median": MetricSpec("latency", "request", "same as p50"),
-    "error_rate": MetricSpec("rate", "request", "failures / requests"),
-    "rps": MetricSpec("rps", "request", "requests / run duration"),
-    "count": MetricSpec("count", "request", "number of requests"),
-    "failures": MetricSpec("count", "request", "number of failed requests"),
-}
-_EXAMPLE_PERCENTILES = ("p50", "p75", "p90", "p95", "p99", "p99.9")
-_PNN = re.compile(r"p(\d{1,3}(?:\.\d+)?)")
-
-
-def register_metric(name: str, kind: str, help: str = "") -> None:
-    """Add a metric the plugin fills into `Snapshot.extra` (canonical unit of `kind`)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown metric kind {kind!r}; use one of {', '.join(KINDS)}")
-    METRICS[name] = MetricSpec(kind, "extra", help)
-
-
-for _name, _kind, _help in (
-    ("target_cpu_max", "rate", "target process CPU, peak (1.0 = one core)"),
-    ("target_cpu_avg", "rate", "target process CPU, mean"),
-    ("target_memory_growth", "rate", "target RSS growth over the steady state (0.2 = +20 %)"),
-    ("target_leak", "bool", "leak detector verdict on the target's RSS"),
-    ("worker_cpu_max", "rate", "busiest worker CPU, peak"),
-    ("master_cpu_max", "rate", "master CPU, peak"),
-    ("worker_memory_growth", "rate", "largest worker RSS growth"),
-    ("lost_updates", "count", "writes acknowledged but missing afterwards"),
-    ("duplicated_updates", "count", "writes applied twice"),
-    ("rbac_violations", "count", "requests allowed that the role matrix forbids"),
-    ("recovery_s", "duration", "seconds until healthy after a fault"),
-):
-    register_metric(_name, _kind, _help)
-
-
-def percentile_of(metric: str) -> float | None:
-    """0.95 for 'p95', 0.999 for 'p99.9', 0.5 for 'median'; None for other metrics."""
-    if metric == "median":
-        return 0.5
-    m = _PNN.fullmatch(metric)
-    return float(Decimal(m.group(1)) / 100) if m else None  # Decimal: p99.9 -> 0.999 exactly
-
-
-def metric_spec(metric: str) -> MetricSpec | None:
-    """The spec of a known metric (any valid pNN is a latency), else None."""
-    if metric in METRICS:
-        return METRICS[metric]
-    p = percentile_of(metric)
-    return MetricSpec("latency", "request", "percentile") if p is not None and 0 < p < 1 else None
-
-
-def known_metrics() -> list[str]:
-    """Names for error messages and did-you-mean."""
-    rest = [m for m in METRICS if m not in ("avg", "min", "max", "median")]
-    return ["avg", "min", "max", "median", *_EXAMPLE_PERCENTILES, *rest]
 
 
 @dataclass(frozen=True)
@@ -301,7 +255,7 @@ def _check_metric(metric: str, c: _Collector, field: str) -> str | None:
     name = metric.strip().lower()
     if metric_spec(name):
         return name
-    p = _PNN.fullmatch(name)
+    p = PERCENTILE_RE.fullmatch(name)
     if p:
         c.add(
             f"percentile must be between 0 and 100 exclusive (got {metric!r})",
@@ -397,17 +351,3 @@ def _check_window(window: Any, c: _Collector) -> str:
         "window",
     )
     return "all"
-
-
-_EVAL_NAMES = tuple(
-    "evaluate evaluate_rule RuleResult verdict_lines exit_code_for LiveAbortTracker Trip".split()
-)
-
-
-def __getattr__(name: str) -> Any:
-    """Re-export the evaluation API, which lives in erpload.sla_eval to keep modules small."""
-    if name in _EVAL_NAMES:
-        from erpload import sla_eval
-
-        return getattr(sla_eval, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from erpload.errors import ConfigError, Problem
+from erpload.core.errors import ConfigError, Problem
 
 ROLE_KEYS: tuple[str, ...] = ("admin", "ppic", "cutting", "sewing", "finishing", "qc", "warehouse")
 # role key -> (username prefix, digits, count), as in the contract's Roles table (docs/erp-api.md)

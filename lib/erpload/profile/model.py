@@ -20,11 +20,11 @@ linearly from the previous stage's value (k6 semantics, Locust words); docs/prof
                                         (N, "N/s", "N/m", "N/h"); ramps from the previous
                                         stage's rate (0 before the first stage)
         users: 60                       required: the pre-allocated pool that runs the iterations
-    sla: [...]                          rules, parsed by erpload.sla.parse_rules
+    sla: [...]                          rules, parsed by erpload.sla.grammar.parse_rules
     options: {stop_timeout: 30s, arrival_backlog: 2}
     allow: {dropped_iterations: 1%}     share of planned iterations that may be dropped
            {generator_saturation: true, under_delivery: true}   keep such runs valid (warn only)
-    faults: [{at: 20s, action: outage, duration: 5s}]   scheduled faults (erpload.faultplan)
+    faults: [{at: 20s, action: outage, duration: 5s}]   scheduled faults (erpload.core.faultplan)
     hot_skus: [FAB-000001, FAB-000002]  stock adjustments pick from these only (lost-update check)
 """
 
@@ -38,8 +38,8 @@ from typing import Any
 
 import yaml
 
-from erpload.errors import ConfigError, Problem
-from erpload.profile_schema import (
+from erpload.core.errors import ConfigError, Problem
+from erpload.profile.schema import (
     DEFAULT_BACKLOG,
     DEFAULT_DROPPED,
     ROLES,
@@ -107,13 +107,13 @@ class Profile:
     host: str | None
     roles: dict[str, float]
     stages: tuple[Stage, ...]
-    sla: tuple = ()  # erpload.sla.Rule objects
+    sla: tuple = ()  # erpload.sla.grammar.Rule objects
     sla_raw: tuple = ()
     options: Options = field(default_factory=Options)
     allow: Allow = field(default_factory=Allow)
     source_path: str = ""
-    faults: tuple = ()  # erpload.faultplan.FaultStep objects, applied by the master (erpload.recovery)
-    hot_skus: tuple[str, ...] = ()  # stock adjustments pick from these only (erpload.correctness)
+    faults: tuple = ()  # erpload.core.faultplan.FaultStep objects, applied by the master (erpload.locust.faults)
+    hot_skus: tuple[str, ...] = ()  # stock adjustments pick from these only (erpload.locust.correctness)
 
     @property
     def duration_s(self) -> float:

@@ -7,8 +7,8 @@ At `quitting` on the master (after the workers' final reports), the plugin calls
     code = exit_code_for(results)                  # ExitCode.PASS or ExitCode.SLA_BREACHED
 
 During the run, `LiveAbortTracker(rules).check(now_s, snapshot)` returns a `Trip` once an
-`abort: true` rule has failed past its `after` grace for `for` seconds. `erpload.sla` re-exports
-these names, so `from erpload.sla import evaluate` works too.
+`abort: true` rule has failed past its `after` grace for `for` seconds. `erpload.sla` lists
+these names with the grammar's.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from erpload.errors import ExitCode
-from erpload.histogram import bucket_bound
-from erpload.sla import HTTP_METHODS, Rule, metric_spec, percentile_of
-from erpload.snapshot import RequestStats, Snapshot
-from erpload.units import fmt_bound, fmt_value
+from erpload.core.errors import ExitCode
+from erpload.core.histogram import bucket_bound
+from erpload.core.snapshot import RequestStats, Snapshot
+from erpload.core.units import fmt_bound, fmt_value
+from erpload.sla.grammar import HTTP_METHODS, Rule
+from erpload.sla.metrics import metric_spec, percentile_of
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,

@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from erpload.histogram import Histogram
+from erpload.core.histogram import Histogram
 
 ExtraValue = float | bool
 

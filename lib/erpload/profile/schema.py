@@ -1,6 +1,6 @@
 """Profile schema checks (pure): every problem with where, the value got, and how to fix it.
 
-`erpload.profiles` builds its dataclasses from what `Checker` accepts; this module only judges.
+`erpload.profile.model` builds its dataclasses from what `Checker` accepts; this module only judges.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from erpload.errors import Problem
+from erpload.core.errors import Problem
 
 ROLES = (
     "CuttingOperator",
@@ -292,11 +292,11 @@ class Checker:
         return out
 
     def sla(self, raw: Any, roles: Mapping[str, float], stages: list[dict]) -> list:
-        """Parse the sla: list with erpload.sla; check stage windows and role scopes against the profile."""
+        """Parse the sla: list with erpload.sla.grammar; check stage windows and role scopes against the profile."""
         if raw is None:
             return []
         try:
-            from erpload.sla import parse_rules
+            from erpload.sla.grammar import parse_rules
         except ImportError:  # the SLA grammar is optional until it is installed
             return []
         rules, problems = parse_rules(raw, "sla")
@@ -323,8 +323,8 @@ class Checker:
         return rules
 
     def faults(self, raw: Any, duration_s: float) -> list:
-        """The `faults:` schedule (erpload.faultplan); each fault must start before the profile ends."""
-        from erpload.faultplan import check_faults
+        """The `faults:` schedule (erpload.core.faultplan); each fault must start before the profile ends."""
+        from erpload.core.faultplan import check_faults
 
         steps = check_faults(raw, self.add, parse_duration, _got)
         for i, step in enumerate(steps):

@@ -6,7 +6,7 @@ minimum. `fine_bucket` keeps 1 ms steps below 1 s and 3 significant digits above
 never more than max(0.5 ms, 0.5 %) from the value it stands for. The plugin assigns it in EVERY
 process (bucketing happens where the request is made, i.e. on the workers)::
 
-    locust.stats.bucket_response_time = erpload.histogram.fine_bucket
+    locust.stats.bucket_response_time = erpload.core.histogram.fine_bucket
 
 Because bucketing is monotonic, the k-th smallest bucket is the bucket of the k-th smallest raw
 sample: a percentile read from the histogram is exact up to `bucket_bound`, and merging worker

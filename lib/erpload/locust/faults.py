@@ -2,7 +2,7 @@
 
 Every process counts its requests and failures per wall-clock second; workers ship the seconds
 they counted with each report (`Exchange` key "seconds") and the master adds them up. The master
-applies the profile's `faults:` (erpload.faultplan) through the target's `PUT /admin/faults` with
+applies the profile's `faults:` (erpload.core.faultplan) through the target's `PUT /admin/faults` with
 an admin account from the credential pool.
 
 `recovery_s` (SLA extra metric): for each applied fault (or, without scheduled faults, from the run
@@ -12,7 +12,7 @@ an error rate below MAX_ERROR_RATE; the worst episode counts. A run that never r
 infinity (every `recovery_s < N` rule fails); a run without failures reports 0.
 
 Only requests that measure the target's health count: RBAC probes (names ending in
-`erpload.users.PROBE_SUFFIX`) fail on purpose when the target misbehaves on permissions, not when it
+`erpload.users.base.PROBE_SUFFIX`) fail on purpose when the target misbehaves on permissions, not when it
 is down, so `install_correctness` passes that suffix as `ignore_suffixes` and they are left out.
 """
 
@@ -27,8 +27,8 @@ from typing import Any
 import gevent
 import requests
 
-from erpload import credentials
-from erpload.faultplan import FaultStep
+from erpload.core.faultplan import FaultStep
+from erpload.users import credentials
 
 log = logging.getLogger("erpload")
 SUSTAIN_S = 5

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from erpload.summary import EndpointSummary, RunSummary
-from erpload.units import fmt_num, fmt_value
+from erpload.core.units import fmt_num, fmt_value
+from erpload.report.summary import EndpointSummary, RunSummary
 
 METRICS = ("p95", "p99", "rps", "error_rate")
 _KIND = {"p95": "latency", "p99": "latency", "rps": "rps", "error_rate": "rate"}

@@ -9,7 +9,7 @@
       - {at: 90s, action: set, duration: 5s, switches: {hang_rate: 0.1}}   # any fault switch
 
 The master applies each step through the reference ERP's `PUT /admin/faults` at `at` seconds after
-the start and switches it off again after `duration` (erpload.recovery). A target without that
+the start and switches it off again after `duration` (erpload.locust.faults). A target without that
 endpoint cannot take scheduled faults; restart it from the harness instead.
 """
 

@@ -16,11 +16,11 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 from locust.stats import RequestStats as LocustStats
 
-from erpload.histogram import Histogram
-from erpload.sla import Rule
-from erpload.sla_eval import LiveAbortTracker, Trip
-from erpload.snapshot import RequestStats, Snapshot, stage_windows
-from erpload.timeline import Timeline
+from erpload.core.histogram import Histogram
+from erpload.core.snapshot import RequestStats, Snapshot, stage_windows
+from erpload.core.timeline import Timeline
+from erpload.sla.evaluation import LiveAbortTracker, Trip
+from erpload.sla.grammar import Rule
 
 log = logging.getLogger("erpload")
 

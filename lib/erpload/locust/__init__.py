@@ -1,0 +1,1 @@
+"""Locust adapters: shape, worker -> master exchange, recorder, arrival, health, resources, correctness, faults, samplers."""
