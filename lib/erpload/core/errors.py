@@ -1,4 +1,14 @@
-"""Error tree and the one exit-code enum every entry point uses (pure: no locust import)."""
+"""Error tree and the one exit-code enum every entry point uses (pure: no locust import).
+
+Like click's exceptions, the exit code lives on the exception type: an entry point catches
+`ErploadError`, prints `err.render()` and exits with `err.exit_code`. Anything else that escapes
+is a bug in the suite: exit 6.
+
+    ErploadError (6)
+    ├── ConfigError (2)          a profile, flag, environment variable, credentials or API map is wrong
+    ├── TargetUnavailable (7)    the target did not start or does not answer: nothing was measured
+    └── InternalError (6)        the suite broke its own invariant
+"""
 
 from __future__ import annotations
 
@@ -18,12 +28,17 @@ class ExitCode(IntEnum):
     )
     ABORTED = 5  # interrupted by SIGINT/SIGTERM or stopped from the UI before the profile ended
     INTERNAL_ERROR = 6  # a bug in the suite or the user's locustfile (unhandled exception)
+    TARGET_UNAVAILABLE = 7  # the target did not start or does not answer: nothing was measured
 
 
 class ErploadError(Exception):
     """Base of every error the suite raises on purpose; carries the exit code to use."""
 
     exit_code: ExitCode = ExitCode.INTERNAL_ERROR
+
+    def render(self) -> str:
+        """The message for stderr: 'Error: ...'."""
+        return f"Error: {self}"
 
 
 @dataclass(frozen=True)
@@ -53,3 +68,19 @@ class ConfigError(ErploadError):
         lines = [f"Error: {self.source} is not valid:"]
         lines += [f"  {p}" for p in self.problems]
         return "\n".join(lines)
+
+
+class TargetUnavailable(ErploadError):
+    """The target (reference ERP or the team's own) did not start or does not answer."""
+
+    exit_code = ExitCode.TARGET_UNAVAILABLE
+
+    def __init__(self, target: str, reason: str, fix: str = "") -> None:
+        self.target, self.reason, self.fix = target, reason, fix
+        super().__init__(f"{target} is unavailable: {reason}" + (f". {fix}" if fix else ""))
+
+
+class InternalError(ErploadError):
+    """The suite broke one of its own invariants (a bug: please report it)."""
+
+    exit_code = ExitCode.INTERNAL_ERROR
