@@ -7,13 +7,14 @@ import random
 
 from locust import between, task
 
-from erpload.users.base import ErpUser, Probe
+from erpload.users.checks import Probe
+from erpload.users.shopfloor import ShopFloorUser
 
 ROLES = ("admin", "ppic", "operator", "qc", "warehouse")
 REPORT_GROUPS = ("department", "day", "style")
 
 
-class Admin(ErpUser):
+class Admin(ShopFloorUser):
     """ERP administrator: browses users, the audit log and the RBAC matrix, runs reports, checks orders."""
 
     role_key = "admin"
@@ -75,16 +76,6 @@ class Admin(ErpUser):
             params={"status": "in_progress", "page_size": 50},
             required=("items", "total"),
         )
-
-    @task(2)
-    def dashboard(self) -> None:
-        """Glance at the dashboard."""
-        self.open_dashboard()
-
-    @task(1)
-    def probe(self) -> None:
-        """Try an action the role may not perform (RBAC probe)."""
-        self.rbac_probe()
 
 
 def _no_secrets(body: dict) -> str | None:

@@ -7,7 +7,9 @@ from typing import Any
 
 from locust import between, task
 
-from erpload.users.base import ErpUser, Probe, item_ids, pop_random
+from erpload.core.domain import DEPARTMENTS
+from erpload.users.checks import Probe, item_ids, pop_random
+from erpload.users.shopfloor import ShopFloorUser
 
 WORK_ORDERS = "/production/work-orders"
 CLAIM = "/production/work-orders/[id]/claim"
@@ -24,8 +26,9 @@ NOTES = (
 _WO_FIELDS = ("id", "quantity", "quantity_done", "status")
 
 
-def _probes(own: str, other: str) -> tuple[Probe, ...]:
-    """What an operator of `own` must not do: admin/planning/warehouse screens, another department's work."""
+def _probes(department: str) -> tuple[Probe, ...]:
+    """What an operator of `department` must not do: admin/planning/warehouse screens, the next station's work."""
+    other = DEPARTMENTS[(DEPARTMENTS.index(department) + 1) % len(DEPARTMENTS)]
     return (
         Probe("GET", "/admin/users", "/admin/users"),
         Probe("GET", "/ppic/manufacturing-orders", "/ppic/manufacturing-orders"),
@@ -37,7 +40,7 @@ def _probes(own: str, other: str) -> tuple[Probe, ...]:
     )
 
 
-class _Operator(ErpUser):
+class _Operator(ShopFloorUser):
     """An operator at a station: looks at the queue, claims a work order, records bundles until it is done."""
 
     abstract = True
@@ -156,33 +159,23 @@ class _Operator(ErpUser):
         if body is None:
             self.holding, self.refresh_mine = None, True
 
-    @task(2)
-    def dashboard(self) -> None:
-        """Glance at the dashboard."""
-        self.open_dashboard()
-
-    @task(1)
-    def probe(self) -> None:
-        """Try a screen the role may not open (RBAC probe)."""
-        self.rbac_probe()
-
 
 class CuttingOperator(_Operator):
     """Cutting-room operator: pulls cutting work orders and records cut bundles."""
 
     department = role_key = "cutting"
-    rbac_probes = _probes("cutting", "sewing")
+    rbac_probes = _probes(department)
 
 
 class SewingOperator(_Operator):
     """Sewing-line operator: pulls sewing work orders and records sewn bundles."""
 
     department = role_key = "sewing"
-    rbac_probes = _probes("sewing", "finishing")
+    rbac_probes = _probes(department)
 
 
 class FinishingOperator(_Operator):
     """Finishing operator: pulls finishing (and rework) work orders and records finished bundles."""
 
     department = role_key = "finishing"
-    rbac_probes = _probes("finishing", "cutting")
+    rbac_probes = _probes(department)

@@ -8,7 +8,8 @@ from typing import Any
 
 from locust import between, task
 
-from erpload.users.base import ErpUser, Probe, item_ids
+from erpload.users.checks import Probe, item_ids
+from erpload.users.shopfloor import ShopFloorUser
 
 ORDERS = "/ppic/manufacturing-orders"
 ORDER = "/ppic/manufacturing-orders/[id]"
@@ -29,7 +30,7 @@ def report_body() -> dict[str, str]:
     }
 
 
-class PpicPlanner(ErpUser):
+class PpicPlanner(ShopFloorUser):
     """PPIC planner: lists and searches manufacturing orders, opens one, plans new orders, runs the report."""
 
     role_key = "ppic"
@@ -113,13 +114,3 @@ class PpicPlanner(ErpUser):
     def production_report(self) -> None:
         """Run the production report for the last month."""
         self.api("POST", REPORT, json=report_body(), required=("rows", "totals", "group_by"))
-
-    @task(2)
-    def dashboard(self) -> None:
-        """Glance at the dashboard."""
-        self.open_dashboard()
-
-    @task(1)
-    def probe(self) -> None:
-        """Try a screen the role may not open (RBAC probe)."""
-        self.rbac_probe()

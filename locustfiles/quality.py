@@ -7,7 +7,8 @@ from typing import Any
 
 from locust import between, task
 
-from erpload.users.base import ErpUser, Probe, item_ids, pop_random
+from erpload.users.checks import Probe, item_ids, pop_random
+from erpload.users.shopfloor import ShopFloorUser
 
 TESTS = "/qc/tests"
 RESULT = "/qc/tests/[id]/result"
@@ -15,7 +16,7 @@ PASS_SHARE = 0.9  # most lots pass; the rest go back to finishing as rework
 DEFECT_NOTES = ("open seam", "skipped stitch", "shade mismatch", "loose thread", "wrong label", "stain")
 
 
-class QcInspector(ErpUser):
+class QcInspector(ShopFloorUser):
     """QC inspector: lists pending tests, inspects a lot, submits the result (mostly pass, some fail)."""
 
     role_key = "qc"
@@ -87,13 +88,3 @@ class QcInspector(ErpUser):
             },
             required=("items", "total"),
         )
-
-    @task(2)
-    def dashboard(self) -> None:
-        """Glance at the dashboard."""
-        self.open_dashboard()
-
-    @task(1)
-    def probe(self) -> None:
-        """Try a screen the role may not open (RBAC probe)."""
-        self.rbac_probe()

@@ -6,7 +6,6 @@ import random
 
 from locust import between, task
 
-from erpload.core.tallies import pick_hot_sku
 from erpload.users.base import ErpUser
 
 REASONS = ("stock take", "recount", "cycle count correction")
@@ -26,7 +25,7 @@ class StockTaker(ErpUser):
     @task
     def recount(self) -> None:
         """Correct one hot item's quantity; a lower count only when there is plenty (never below zero)."""
-        sku = pick_hot_sku() or random.choice(FALLBACK_SKUS)
+        sku = self.tallies.pick_hot_sku() or random.choice(FALLBACK_SKUS)
         delta = (
             -random.randint(1, 5)
             if self.seen.get(sku, 0) > 100 and random.random() < 0.3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from locust import between, task
 
-from erpload.users.base import Probe
+from erpload.users.checks import Probe
 from erpload.users.ws import WsUser
 
 WORK_ORDERS = "/production/work-orders"

@@ -8,7 +8,8 @@ from urllib.parse import quote
 
 from locust import between, task
 
-from erpload.users.base import ErpUser, Probe, item_ids, pop_random, record_stock
+from erpload.users.checks import Probe, item_ids, pop_random
+from erpload.users.shopfloor import ShopFloorUser
 
 RECEIPTS = "/warehouse/receipts"
 RECEIVE = "/warehouse/receipts/[id]/receive"
@@ -25,7 +26,7 @@ REASONS = (
 )
 
 
-class WarehouseClerk(ErpUser):
+class WarehouseClerk(ShopFloorUser):
     """Warehouse clerk: receives pending receipts, searches and opens stock items, adjusts stock (idempotently)."""
 
     role_key = "warehouse"
@@ -93,7 +94,7 @@ class WarehouseClerk(ErpUser):
         )
         if body is not None:
             receipt = body["receipt"]
-            record_stock(receipt["sku"], received=int(receipt["quantity"]))
+            self.tallies.record_stock(receipt["sku"], received=int(receipt["quantity"]))
             self.stock[body["stock"]["sku"]] = body["stock"]["quantity"]
 
     @task(4)
@@ -131,13 +132,3 @@ class WarehouseClerk(ErpUser):
         body = self.adjust_stock(sku, delta, random.choice(REASONS))
         if body is not None and isinstance(body["quantity"], int):
             self.stock[sku] = body["quantity"]
-
-    @task(2)
-    def dashboard(self) -> None:
-        """Glance at the dashboard."""
-        self.open_dashboard()
-
-    @task(1)
-    def probe(self) -> None:
-        """Try a screen the role may not open (RBAC probe)."""
-        self.rbac_probe()

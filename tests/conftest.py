@@ -1,4 +1,5 @@
-"""Shared fixtures: a reference ERP per module, and cleanup of every process a test started."""
+"""Shared fixtures: one seeded ERP database per session, a reference ERP per module (a real process or
+the app in-process), and cleanup of every process a test started. Helpers live in helpers.py."""
 
 from __future__ import annotations
 
@@ -15,15 +16,33 @@ import pytest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from procs import Proc, Target  # noqa: E402
+from helpers import AppTarget, Proc, Target, copy_db, seed_db  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def seeded_erp_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A reference ERP database seeded once per session; fixtures start from copies of it."""
+    return seed_db(tmp_path_factory.mktemp("seeded") / "erp.db")
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory):
-    """A healthy reference ERP shared by the tests of one module."""
-    t = Target(tmp_path_factory.mktemp("target"))
+def target(tmp_path_factory: pytest.TempPathFactory, seeded_erp_db: Path):
+    """A healthy reference ERP process shared by the tests of one module (on a copy of the seed)."""
+    tmp = tmp_path_factory.mktemp("target")
+    t = Target(tmp, db=copy_db(seeded_erp_db, tmp))
     yield t
     t.stop()
+
+
+@pytest.fixture(scope="module")
+def app_target(tmp_path_factory: pytest.TempPathFactory, seeded_erp_db: Path):
+    """The reference ERP's app in this process, called through Flask's test client (no socket).
+
+    For tests of what the app answers; tests of the server (sockets, signals, shutdown) use `target`.
+    """
+    t = AppTarget(copy_db(seeded_erp_db, tmp_path_factory.mktemp("app")))
+    yield t
+    t.close()
 
 
 @pytest.fixture(autouse=True, scope="session")

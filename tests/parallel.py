@@ -1,12 +1,12 @@
 """Run the test suite as N concurrent pytest processes (each a slice of the test files), one combined verdict.
 
-Most e2e tests wait on real processes (stages, think time, fault windows) rather than compute, so two
-pytest processes on two cores nearly halve the wall time. pytest-xdist cannot be used: its execnet
+Most tests wait on real processes (stages, think time, fault windows) rather than compute, so more
+pytest processes than cores shorten the wall time (measured below). pytest-xdist cannot be used: its execnet
 workers run threads that gevent's monkey-patching (needed by the in-process Locust tests) breaks.
 Files are assigned greedily by an estimated cost so the slices finish together; each slice is an
 ordinary pytest run, and the closing line sums them: "N passed, M failed".
 
-    python tests/parallel.py [-j 2] [pytest args...]
+    python tests/parallel.py [-j 3] [pytest args...]
 """
 
 from __future__ import annotations
@@ -19,8 +19,43 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Measurement behind `make test`'s JOBS=3 (2026-11-29, 2 cores shared with other work: machine-wide
+# 1-min load average 2.4-4.1 during the runs, mostly others' work; own CPU from getrusage of the run). The integration tier (529 tests, 14 files, at
+# commit 7bee68e, the last whole tree), split by FILE_SECONDS below:
+#   -j 1: 225 s wall, own CPU 63 s = 0.28 cores busy on average
+#   -j 2: 112 s wall, own CPU 67 s = 0.60 cores
+#   -j 3:  78 s wall, own CPU 56 s = 0.72 cores
+#   -j 4:  80 s wall, own CPU 59 s = 0.74 cores (floor: test_roles.py alone takes ~80 s)
+# So a slice computes ~0.3 of a core and waits the rest. Whole suite, estimated with COST and
+# FILE_SECONDS over today's collection (99 e2e tests = 1,980 s, integration 218 s, unit 11 s; largest
+# file 260 s): -j 2 ~1,100 s, -j 3 ~740 s, -j 4 ~550 s. 3 slices use about 1 of the 2 cores; 4 would
+# buy ~190 s at ~1.2-2 cores, where e2e assertions on latency and detection times start to flake.
+# (Before FILE_SECONDS: the per-test tier cost put test_target_auth.py's 361 two-millisecond cases
+# alone in one slice, and -j 2 ran the integration tier no faster than -j 1: 43.5 s vs 41.2 s, on a
+# tree where the slow test_roles.py and test_shape.py did not run.)
+
 # Estimated seconds per collected test, by tier (measured on 2 cores; only the ratios matter).
 COST = {"e2e": 20.0, "integration": 1.5, "unit": 0.02}
+# Measured seconds per file where the tier's per-test average misleads: a parametrized table of 361
+# cases runs in 2 s, an in-process Locust run takes 5 s per test. Any file not listed: tests x COST.
+# (one plain pytest run of the integration tier, 2 cores shared with other work, 2026-11-29)
+FILE_SECONDS = {
+    "tests/integration/test_roles.py": 80.0,
+    "tests/integration/test_shape.py": 58.0,
+    "tests/integration/test_arrival.py": 16.0,
+    "tests/integration/test_target_process.py": 9.0,
+    "tests/integration/test_target_faults.py": 9.0,
+    "tests/integration/test_target_ws.py": 3.0,
+    "tests/integration/test_target_metrics.py": 3.0,
+    "tests/integration/test_target_lifecycle.py": 2.5,
+    "tests/integration/test_contract.py": 2.0,  # the app in-process (Flask test client)
+    "tests/integration/test_target_input.py": 2.2,
+    "tests/integration/test_target_auth.py": 2.4,
+    "tests/integration/test_target_stock.py": 1.9,
+    "tests/integration/test_percentile_paths.py": 1.2,
+    "tests/integration/test_resources_monitor.py": 0.5,
+}
 COUNTS = re.compile(r"(\d+) (passed|failed|errors?|skipped|deselected|xfailed|xpassed)")
 
 
@@ -47,6 +82,8 @@ def split(files: dict[str, int], jobs: int) -> list[list[str]]:
     """Greedy longest-first assignment of files to `jobs` slices by estimated cost."""
 
     def cost(path: str) -> float:
+        if path in FILE_SECONDS:
+            return FILE_SECONDS[path]
         tier = next((t for t in COST if f"/{t}/" in f"/{path}"), "integration")
         return files[path] * COST[tier]
 
@@ -64,7 +101,7 @@ def closing_line(passed: int, failed: int, skipped: int = 0) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-j", "--jobs", type=int, default=2)
+    parser.add_argument("-j", "--jobs", type=int, default=3)
     ns, extra = parser.parse_known_args()
     files = collect(extra)
     if not files:

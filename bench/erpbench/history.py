@@ -43,7 +43,7 @@ from erpload.core.histogram import fine_bucket
 from erpload.locust.exchange import ROLE_METHOD, Exchange
 from erpload.locust.recorder import prune_per_second_counters
 from erpload.plugin import ErploadRun
-from erpload.profile.model import load_profile
+from erpload.profile import load_profile
 from erpload.sla.grammar import parse_rules
 
 REPO = Path(__file__).resolve().parents[2]

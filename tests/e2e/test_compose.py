@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from procs import PY, ROOT, Proc, free_port
-from test_verdicts import FAST_THINK, load_summary
+
+from helpers import FAST_THINK, PY, ROOT, Proc, free_port, load_summary
 
 pytestmark = pytest.mark.e2e
 

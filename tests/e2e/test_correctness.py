@@ -16,8 +16,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from procs import PY, Target
-from test_verdicts import load_summary, run_locust, sla_by_rule
+
+from helpers import PY, Target, load_summary, run_locust, sla_by_rule
 
 pytestmark = pytest.mark.e2e
 PROFILES = Path(__file__).parent / "profiles"
@@ -133,8 +133,7 @@ def _free_port() -> int:
 
 
 def test_target_restart_reports_recovery_time(tmp_path: Path, seeded_db: Path):
-    from procs import ROOT, Proc, wait_http
-    from test_verdicts import FAST_THINK
+    from helpers import FAST_THINK, ROOT, Proc, wait_http
 
     port = _free_port()
     first = fresh_target(tmp_path, seeded_db, name="restart", port=port)

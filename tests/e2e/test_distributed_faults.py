@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from procs import PY, ROOT, Proc, Target, free_port
-from test_verdicts import FAST_THINK, load_summary
+
+from helpers import FAST_THINK, PY, ROOT, Proc, Target, free_port, load_summary
 
 pytestmark = pytest.mark.e2e
 
@@ -308,7 +308,8 @@ def test_target_hangs_resets_malformed_json_and_5xx_bursts_are_failures_per_endp
     s = load_summary(rep)
     assert_failures_counted(s, [*FAULTY, ("GET", "/ppic/manufacturing-orders")], 15)
     errors = " ".join(e["error"] for e in s["errors"]).lower()
-    assert "timeout" in errors or "timed out" in errors, errors  # hangs
+    # hangs: a per-read timeout, or the request's total deadline (erpload.users.transport)
+    assert any(w in errors for w in ("timeout", "timed out", "no complete response within")), errors
     assert "500" in errors, errors  # the burst
     no_traceback(proc, faulty.proc)
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from procs import PY, ROOT, Proc
-from test_verdicts import FAST_THINK, PROFILES, load_summary
+
+from helpers import FAST_THINK, PROFILES, PY, ROOT, Proc, load_summary
 
 pytestmark = pytest.mark.e2e
 

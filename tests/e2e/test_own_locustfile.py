@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from procs import PY, Proc, Target
-from test_verdicts import load_summary
+
+from helpers import PY, Proc, Target, load_summary
 
 pytestmark = pytest.mark.e2e
 OWN = Path(__file__).parent / "own"

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from procs import PY, ROOT, Proc, Target
-from test_verdicts import FAST_THINK, PROFILES, load_summary, run_locust
+
+from helpers import FAST_THINK, PROFILES, PY, ROOT, Proc, Target, load_summary, run_locust
 
 pytestmark = pytest.mark.e2e
 
@@ -124,4 +124,24 @@ def test_cpu_burning_worker_makes_the_run_invalid(tmp_path: Path):
     worker = next(p for p in s["resources"]["processes"] if p["key"] == "worker:0")
     assert worker["cpu_max_percent"] > 60
     assert "INVALID run: generator saturated" in proc.output
+    assert "Traceback" not in proc.output
+
+
+def test_trickling_metrics_endpoint_cannot_hang_the_run(target: Target, tmp_path: Path):
+    """--target-metrics that sends 1 byte/s: every scrape (the final one too) ends at its total deadline."""
+    trickle = Proc([PY, str(ROOT / "tests" / "e2e" / "trickle_server.py")], name="trickle", log_dir=tmp_path)
+    try:
+        url = trickle.expect(r"trickle listening on (http://127\.0\.0\.1:\d+)", timeout=30).group(1)
+        # the 16 s profile plus one bounded final scrape (2 s); a hang would run into the wait's bound
+        rc, proc, rep = run_locust(
+            tmp_path, target.url, PROFILES / "short.yaml", "--target-metrics", url + "/metrics", timeout=90
+        )
+    finally:
+        trickle.stop()
+    s = load_summary(rep)
+    assert rc == s["exit_code"] == 0 and s["verdict"] == "pass", (rc, s["notes"], proc.tail())
+    row = next(p for p in s["resources"]["processes"] if p["key"] == "target")
+    assert row["available"] is False and "within 2s" in row["unavailable_reason"], row
+    assert row["samples"] == 0 and row["host"] == url + "/metrics", row
+    assert any("target not sampled" in w for w in s["resources"]["warnings"]), s["resources"]["warnings"]
     assert "Traceback" not in proc.output

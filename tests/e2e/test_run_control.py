@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from procs import PY, ROOT, Proc, Target, free_port
-from test_verdicts import FAST_THINK, PROFILES, load_summary, run_locust
+
+from helpers import FAST_THINK, PROFILES, PY, ROOT, Proc, Target, free_port, load_summary, run_locust
 
 pytestmark = pytest.mark.e2e
 
@@ -78,6 +78,89 @@ def test_signal_mid_run_writes_every_artifact_and_exits_aborted(target: Target, 
     assert (csv.parent / "run_stats.csv").is_file()  # Locust's own outputs keep working beside ours
     assert html.is_file()  # SIGTERM too (Locust alone skips it on SIGTERM)
     assert "Traceback" not in proc.output
+
+
+def test_sigterm_whose_graceful_stop_outlasts_the_profile_is_still_aborted(tmp_path: Path):
+    """Interruption is an event: a 6 s profile, SIGTERM at ~2 s, users that take 10 s to stop -> exit 5.
+
+    Deciding "aborted" by elapsed time vs profile length called this run complete (exit 0): by the
+    time the stop ended, the clock was past the profile's end.
+    """
+    profile = tmp_path / "block.yaml"
+    profile.write_text(
+        "name: e2e-block\ndescription: Two users whose task blocks past the end.\nroles: {Blocker: 1}\n"
+        "stages:\n  - {name: ramp, duration: 2s, users: 2, spawn_rate: 2}\n"
+        "  - {name: hold, duration: 4s, users: 2}\n"
+    )
+    report_dir = tmp_path / "reports"
+    proc = Proc(
+        [
+            PY,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "tests" / "e2e" / "block_locustfile.py"),
+            "--headless",
+            "--only-summary",
+            "--load-profile",
+            str(profile),
+            "--report-dir",
+            str(report_dir),
+            "--stop-timeout",
+            "10",
+        ],
+        name="block",
+        log_dir=tmp_path,
+    )
+    proc.expect(r"stage 2/2 'hold'", timeout=60)
+    proc.signal(signal.SIGTERM)
+    rc = proc.wait(90)
+    assert rc == 5, proc.tail()
+    s = load_summary(report_dir)
+    assert s["verdict"] == "aborted" and s["exit_code"] == 5, (s["verdict"], s["notes"])
+    assert s["duration_s"] > 6, f"the graceful stop should have outlasted the 6 s profile: {s['duration_s']}"
+    assert any("interrupted: SIGTERM" in n for n in s["notes"]), s["notes"]
+    assert any("INTERRUPTED: SIGTERM" in e["text"] for e in s["timeline"]["events"])
+    assert s["total"]["count"] >= 2
+    assert "Traceback" not in proc.output
+
+
+def test_sigterm_with_the_web_ui_mid_profile_is_aborted(tmp_path: Path):
+    """Web UI (--autostart): Locust's own SIGTERM handler quits with users running -> interrupted, exit 5."""
+    profile = tmp_path / "block.yaml"
+    profile.write_text(
+        "name: e2e-block-ui\ndescription: Two blocking users, web UI.\nroles: {Blocker: 1}\n"
+        "stages:\n  - {name: ramp, duration: 2s, users: 2, spawn_rate: 2}\n"
+        "  - {name: hold, duration: 60s, users: 2}\n"
+    )
+    report_dir = tmp_path / "reports"
+    proc = Proc(
+        [
+            PY,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "tests" / "e2e" / "block_locustfile.py"),
+            "--autostart",
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(free_port()),
+            "--load-profile",
+            str(profile),
+            "--report-dir",
+            str(report_dir),
+        ],
+        name="block-ui",
+        log_dir=tmp_path,
+    )
+    proc.expect(r"stage 2/2 'hold'", timeout=60)
+    proc.signal(signal.SIGTERM)
+    rc = proc.wait(60)
+    assert rc == 5, proc.tail()
+    s = load_summary(report_dir)
+    assert s["verdict"] == "aborted" and s["exit_code"] == 5, (s["verdict"], s["notes"])
+    assert any("interrupted: quit while 2 users were running" in n for n in s["notes"]), s["notes"]
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +250,7 @@ def test_master_and_two_workers_as_processes(target: Target, tmp_path: Path):
 
 def test_distributed_verdict_counts_every_request_the_target_served(tmp_path: Path):
     """With --stop-timeout, workers finish in-flight tasks after "quit": their last requests must still count."""
-    from test_verdicts import _request_count
+    from helpers import request_count as _request_count
 
     # Slow dashboards keep users mid-request when the run ends, so workers need > 0.5 s to stop.
     fresh = Target(tmp_path, "--latency-ms", "1500", "--latency-path", "^/dashboard$", name="counted")

@@ -10,9 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from procs import PY, Proc, Target
-from test_distributed_faults import Cluster, locust, write_profile
-from test_verdicts import load_summary
+
+from helpers import PY, Cluster, Proc, Target, load_summary, locust, write_profile
 
 pytestmark = pytest.mark.e2e
 
@@ -139,7 +138,7 @@ def test_tls_to_the_target_is_verified_unless_opted_out(tls_url: str, tmp_path: 
 
 
 def test_canary_password_and_tokens_appear_in_no_log_or_artifact(tmp_path: Path):
-    canary = f"canary-{uuid.uuid4().hex}"
+    canary = f'can"ary\\{uuid.uuid4().hex}'  # a quote and a backslash: JSON escapes both
     creds = tmp_path / "secrets" / "credentials.json"
     creds.parent.mkdir()
     creds.write_text(
@@ -189,7 +188,8 @@ def test_canary_password_and_tokens_appear_in_no_log_or_artifact(tmp_path: Path)
     )  # summary.json, junit.xml, summary.md, report.html, html, csv...
     for p in files:
         data = p.read_bytes()
-        assert canary.encode() not in data, f"the canary password leaked into {p}"
+        for form in (canary, json.dumps(canary)[1:-1], canary.split("\\")[1]):
+            assert form.encode() not in data, f"the canary password leaked into {p}"
         assert token.encode() not in data, f"an issued token leaked into {p}"
         assert not JWT_RX.search(data), f"a JWT leaked into {p}: {JWT_RX.search(data)}"
 

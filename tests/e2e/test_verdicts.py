@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from procs import PY, ROOT, Proc, Target
 from prometheus_client.parser import text_string_to_metric_families
+
+from helpers import PY, ROOT, Proc, Target
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +80,7 @@ def test_healthy_target_passes_every_rule(healthy_run: tuple[int, Proc, Path]):
 
 @pytest.mark.browser
 def test_report_html_renders_charts_and_sla_table(healthy_run: tuple[int, Proc, Path], tmp_path: Path):
-    from browser import chromium_page
+    from helpers import chromium_page
 
     _rc, _proc, rep = healthy_run
     with chromium_page() as page:
@@ -176,4 +177,86 @@ def test_invalid_profile_exits_2_and_sends_nothing(tmp_path: Path):
         assert needle in out, f"{needle!r} missing from:\n{out}"
     assert "Traceback" not in out
     assert after == before, f"requests reached the target: {before} -> {after}"
+    assert not (rep / "summary.json").exists()
+
+
+def test_users_that_barely_progress_make_the_run_invalid(tmp_path: Path):
+    """A target slower than the run (30 s per request, timeout raised to 60 s): no request completes -> exit 4."""
+    from helpers import locust
+
+    crawl = Target(tmp_path, "--latency-ms", "30000", name="crawl")
+    rep = tmp_path / "crawl-reports"
+    try:
+        proc = locust(
+            "--headless",
+            "--only-summary",
+            "--load-profile",
+            str(PROFILES / "short.yaml"),
+            "-H",
+            crawl.url,
+            "--report-dir",
+            str(rep),
+            name="crawl-run",
+            tmp=tmp_path,
+            env={"ERPLOAD_REQUEST_TIMEOUT": "60"},
+        )
+        rc = proc.wait(120)
+    finally:
+        crawl.stop()
+    assert rc == 4, proc.tail()
+    s = load_summary(rep)
+    assert s["verdict"] == "invalid" and s["exit_code"] == 4
+    entry = next(i for i in s["invalid"] if i["reason"] == "load under-delivered")
+    assert "user-minutes" in entry["detail"] and "barely progressed" in entry["detail"], entry
+    progress = s["load"]["progress"]
+    assert progress["user_minutes"] >= 1 and progress["completed_requests"] < progress["min_requests"], (
+        progress
+    )
+    assert "Traceback" not in proc.output
+
+
+def test_credentials_without_the_profiles_roles_exit_2_before_any_login(tmp_path: Path):
+    """ERPLOAD_CREDENTIALS with accounts for admin and ppic only; short.yaml runs all seven roles."""
+    from helpers import locust
+
+    creds = tmp_path / "creds.yaml"
+    creds.write_text(
+        "admin: [{username: admin01, password: erpload-demo}]\nppic: [{username: ppic01, password: erpload-demo}]\n"
+    )
+    fresh = Target(tmp_path, name="no-login")
+    rep = tmp_path / "creds-reports"
+    try:
+        before = _request_count(fresh.url)
+        proc = locust(
+            "--headless",
+            "--only-summary",
+            "--load-profile",
+            str(PROFILES / "short.yaml"),
+            "-H",
+            fresh.url,
+            "--report-dir",
+            str(rep),
+            name="creds-run",
+            tmp=tmp_path,
+            env={"ERPLOAD_CREDENTIALS": str(creds)},
+        )
+        rc = proc.wait(60)
+        after = _request_count(fresh.url)
+    finally:
+        fresh.stop()
+    assert rc == 2, proc.tail()
+    out = proc.output
+    assert "creds.yaml" in out, out
+    for key, role in (
+        ("cutting", "CuttingOperator"),
+        ("sewing", "SewingOperator"),
+        ("finishing", "FinishingOperator"),
+        ("qc", "QcInspector"),
+        ("warehouse", "WarehouseClerk"),
+    ):
+        assert f"no accounts for role key '{key}', needed by {role}" in out, out
+    for key in ("admin", "ppic"):  # keys the file has are not reported missing
+        assert f"role key '{key}'" not in out, out
+    assert after == before, f"requests reached the target (a login?): {before} -> {after}"
+    assert "Traceback" not in out
     assert not (rep / "summary.json").exists()

@@ -1,18 +1,22 @@
-"""The web UI in headless Chromium: profile picker, live SLA and Resources tabs, report download, Stop.
+"""The web UI in headless Chromium: start form, profile picker, live SLA and Resources tabs, report, Stop.
 
 Target and Locust (web UI on 127.0.0.1, free port) are real processes; every wait is bounded.
-The SLA screenshot is saved under the test's tmp dir and copied to docs/img/webui-sla.png.
+Screenshots are saved under the test's tmp dir and copied to docs/img/ (webui-start-form.png,
+webui-sla.png).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
 import requests
-from procs import PY, ROOT, Proc, Target, free_port, wait_http
+
+from helpers import PY, ROOT, Proc, Target, free_port, wait_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -33,11 +37,47 @@ def _choose_profile(page, filename: str) -> None:
     select.select_option(matching[0])
 
 
+def _save_shot(page, tmp_path: Path, name: str) -> None:
+    shot = tmp_path / name
+    page.screenshot(path=str(shot), full_page=True)
+    (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, ROOT / "docs" / "img" / name)
+
+
+def _check_start_form(page, tmp_path: Path) -> None:
+    """The profile is the first thing to choose; fields a profile overrides are not offered."""
+    select = page.locator("select[name=loadProfile]")
+    select.wait_for(state="visible")  # first-class: no accordion to open
+    page.locator(".MuiAccordion-root:has(select[name=loadProfile]) .MuiCollapse-entered").wait_for()
+    assert select.input_value() == "profiles/smoke.yaml"  # the command line's profile, pre-selected
+    label = page.locator("label", has_text="Load Profile").inner_text()
+    assert "erpload" in label and "sets users, ramp-up and run time" in label, label
+    for name in ("userCount", "spawnRate"):  # ignored when a profile drives the run: not shown
+        field = page.locator(f"input[name={name}]")
+        assert not field.is_visible() and field.is_disabled(), name
+    # the load profile comes first among erpload's options (Locust orders them by name)
+    baseline = page.locator("input[name=baseline]")
+    assert select.bounding_box()["y"] < baseline.bounding_box()["y"]
+    text = page.locator("form").inner_text()
+    assert "%%" not in text and "0.10 = 10%" in text, text
+    for label in page.locator("form label").all_inner_texts():  # help fits the label: no (unclosed (…
+        assert label.count("(") == label.count(")") and len(label) < 110, label
+    _save_shot(page, tmp_path, "webui-start-form.png")
+    page.get_by_text("Advanced options").click()
+    page.locator("input[name=runTime]").wait_for(state="visible")
+    assert page.locator("input[name=runTime]").is_disabled()  # the profile sets the duration
+    assert not page.locator("input[name=profile]").is_visible()  # Locust's "Profile" (a run tag) is gone
+    page.get_by_text("Advanced options").click()
+
+
 def test_profile_from_form_live_sla_and_resources_then_stop(target: Target, tmp_path: Path):
-    from browser import chromium_page
+    from helpers import chromium_page
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    # run from tmp_path, so the form shows the short relative paths a user would type
+    (tmp_path / "profiles").mkdir()
+    shutil.copyfile(ROOT / "profiles" / "smoke.yaml", tmp_path / "profiles" / "smoke.yaml")
     locust = Proc(
         [
             PY,
@@ -53,8 +93,13 @@ def test_profile_from_form_live_sla_and_resources_then_stop(target: Target, tmp_
             target.url,
             "--target-pid",
             str(target.pid),
+            "--load-profile",  # pre-selected and listed first, with tests/e2e/profiles' files after it
+            "profiles/smoke.yaml",
+            "--report-dir",
+            "reports",
         ],
         env={"ERPLOAD_PROFILES": str(PROFILES), "ERPLOAD_THINK_TIME": "0.1,0.5"},
+        cwd=tmp_path,
         name="locust-webui",
         log_dir=tmp_path,
     )
@@ -64,8 +109,7 @@ def test_profile_from_form_live_sla_and_resources_then_stop(target: Target, tmp_
         with chromium_page() as page:
             page.set_default_timeout(WAIT_MS)
             page.goto(base + "/")
-            page.get_by_text("Advanced options").click()
-            page.get_by_text("Custom parameters").click()
+            _check_start_form(page, tmp_path)
 
             # an invalid profile: a clear error in the form, nothing starts
             _choose_profile(page, "broken.yaml")
@@ -81,10 +125,7 @@ def test_profile_from_form_live_sla_and_resources_then_stop(target: Target, tmp_
             page.get_by_role("tab", name="SLA").click()
             _row(page, 'p95 of "POST /auth/login"').filter(has_text="✔ pass").wait_for()
             _row(page, "p99 < 1ms").filter(has_text="ms").wait_for()
-            shot = tmp_path / "webui-sla.png"
-            page.screenshot(path=str(shot), full_page=True)
-            (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(shot, ROOT / "docs" / "img" / "webui-sla.png")
+            _save_shot(page, tmp_path, "webui-sla.png")
 
             rows = page.locator("table tbody tr")
             assert rows.count() == 5, page.locator("table").inner_text()
@@ -99,6 +140,7 @@ def test_profile_from_form_live_sla_and_resources_then_stop(target: Target, tmp_
 
             stats = requests.get(base + "/stats/requests", timeout=10).json()
             assert stats["state"] in ("spawning", "running") and stats["user_count"] >= 1, stats
+            assert page.get_by_role("button", name="Edit").is_disabled()  # the profile sets the users
 
             page.get_by_role("tab", name="Resources").click()
             master = _row(page, "master")
@@ -123,5 +165,11 @@ def test_profile_from_form_live_sla_and_resources_then_stop(target: Target, tmp_
             page.get_by_role("tab", name="SLA").click()
             _row(page, "p99 < 1ms").filter(has_text="✘ fail").wait_for()  # no longer live: no grace
         assert "Traceback" not in locust.output, locust.tail()
+        locust.signal(signal.SIGTERM)  # quit (Locust's clean shutdown): the reports are written
+        rc = locust.wait(90)
     finally:
         locust.stop()
+    # Stop pressed mid-profile: an interrupted run, whenever the process quits
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    assert rc == 5 and summary["verdict"] == "aborted", (rc, summary["verdict"], locust.tail())
+    assert "stopped from the web UI at" in json.dumps(summary)

@@ -14,8 +14,11 @@ from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.runners import STATE_STOPPED, Runner
 
-from erpload.locust.arrival import arrival_totals, install_arrival, paced, wait_for_token
+from erpload.core.errors import InternalError
+from erpload.locust.arrival import arrival_totals, install_arrival, wait_for_token
+from erpload.locust.exchange import Exchange
 from erpload.locust.shapes import ProfileShape, install_shape_support
+from erpload.users.pacing import paced
 
 HOLD_S = 4.0  # plus a 1 s ramp from 0: planned = rate * (0.5 + HOLD_S)
 
@@ -72,11 +75,18 @@ def _env(cls: type[User], profile: Path | None) -> Environment:
     return env
 
 
+def _exchange(env: Environment) -> Exchange:
+    """The worker -> master path erpload.plugin installs: the arrival counters ride it, nothing else."""
+    exchange = Exchange()
+    exchange.install(env)
+    return exchange
+
+
 def _run_local(tmp: Path, runners: list[Runner], rate: float, users: int, service_s: float):
     done: dict[int, int] = {}
     env = _env(_user_class(service_s, done), _profile(tmp, rate, users))
     runners.append(env.create_local_runner())
-    install_arrival(env)
+    install_arrival(env, None)  # a local runner: no worker reports to carry
     env.runner.start_shape()
     _wait(lambda: env.runner.state == STATE_STOPPED, HOLD_S + 10, "the profile to end")
     print(
@@ -114,12 +124,12 @@ def test_total_rate_is_split_over_workers_and_summed_on_the_master(
     master_env = _env(cls, _profile(tmp_path, rate=10, users=10))
     master = master_env.create_master_runner("127.0.0.1", 0)
     runners.append(master)
-    install_arrival(master_env)
+    install_arrival(master_env, _exchange(master_env))
     workers = []
     for _ in range(2):
         env = _env(cls, None)
         runners.append(env.create_worker_runner("127.0.0.1", master.server.port))
-        workers.append(install_arrival(env))
+        workers.append(install_arrival(env, _exchange(env)))
     _wait(lambda: len(master.clients.ready) == 2, 10, "2 workers")
     master.start_shape()
     _wait(lambda: master.state == STATE_STOPPED, HOLD_S + 15, "the profile to end")
@@ -132,3 +142,21 @@ def test_total_rate_is_split_over_workers_and_summed_on_the_master(
     assert totals["dropped"] == 0 and totals["started"] >= totals["planned"] - 2, totals
     for counts in per_worker:  # 5 users each: about half the rate each
         assert 0.3 <= counts["planned"] / totals["planned"] <= 0.7, per_worker
+
+
+def test_workers_and_master_need_the_exchange(runners) -> None:
+    """No private worker -> master path: without the run's Exchange the counters could not reach the master."""
+    master_env = _env(_user_class(0.05, {}), None)
+    master = master_env.create_master_runner("127.0.0.1", 0)
+    runners.append(master)
+    with pytest.raises(InternalError, match="MasterRunner needs the run's Exchange"):
+        install_arrival(master_env, None)
+    worker_env = _env(_user_class(0.05, {}), None)
+    runners.append(worker_env.create_worker_runner("127.0.0.1", master.server.port))
+    with pytest.raises(InternalError, match="WorkerRunner needs the run's Exchange"):
+        install_arrival(worker_env, None)
+    listeners = len(worker_env.events.report_to_master._handlers)
+    exchange = _exchange(worker_env)
+    install_arrival(worker_env, exchange)
+    assert len(worker_env.events.report_to_master._handlers) == listeners + 1  # the exchange's own, only
+    assert "arrival" in exchange._providers

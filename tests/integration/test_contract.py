@@ -1,115 +1,16 @@
 """The reference ERP serves every row of docs/erp-api.md's Operations table, and its RBAC agrees.
 
-Also the home of the contract parser and the small client the test_target_* modules share.
+The app runs in-process (Flask's test client): these are questions about what it answers, not about
+the server. The contract parser and the client live in helpers.py.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = ROOT / "docs" / "erp-api.md"
-ROLE_KEYS = ("admin", "ppic", "cutting", "sewing", "finishing", "qc", "warehouse")
-OPERATOR_KEYS = ("cutting", "sewing", "finishing")
-USERS = {
-    "admin": "admin01",
-    "ppic": "ppic01",
-    "cutting": "cutting001",
-    "sewing": "sewing001",
-    "finishing": "finishing001",
-    "qc": "qc01",
-    "warehouse": "warehouse01",
-}
-ALL = ("admin", "ppic", "operator:*", "qc", "warehouse")  # what the table's "all" means
-
-
-@dataclass(frozen=True)
-class Row:
-    """One row of the Operations table."""
-
-    method: str
-    path: str
-    auth: bool
-    roles: tuple[str, ...]
-    department: str | None  # "operator:= (cutting)" -> cutting
-    success: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-def parse_roles(cell: str) -> tuple[bool, tuple[str, ...], str | None]:
-    """A roles cell -> (auth required, role tokens, fixed department)."""
-    cell = cell.strip()
-    if cell == "(no auth)":
-        return False, (), None
-    if cell == "all":
-        return True, ALL, None
-    m = re.fullmatch(r"operator:= \((\w+)\)", cell)
-    if m:
-        return True, ("operator:=",), m.group(1)
-    return True, tuple(t.strip() for t in cell.split(",")), None
-
-
-def parse_operations(text: str) -> list[Row]:
-    """Rows of the table under '## Operations' (method | path | roles | success | ...)."""
-    section = text.split("\n## Operations", 1)[1].split("\n## ", 1)[0]
-    rows = []
-    for line in section.splitlines():
-        if not line.startswith("|"):
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells[0] == "method" or set(cells[0]) <= {"-", " "}:
-            continue
-        auth, roles, dept = parse_roles(cells[2])
-        rows.append(Row(cells[0], cells[1], auth, roles, dept, int(cells[3])))
-    return rows
-
-
-OPERATIONS = parse_operations(CONTRACT.read_text())
-AUTH_ROWS = [r for r in OPERATIONS if r.auth]
-
-
-def allowed(row: Row, role_key: str, request_department: str | None) -> bool:
-    """Whether `role_key` gets 2xx on `row` when the request concerns `request_department`."""
-    if role_key not in OPERATOR_KEYS:
-        return role_key in row.roles
-    if "operator:=" in row.roles:
-        return (row.department or request_department) == role_key
-    return "operator:*" in row.roles
-
-
-class Api:
-    """One keep-alive session, optionally logged in; every call has a timeout."""
-
-    def __init__(self, target: Any, username: str | None = None, token: str | None = None):
-        self.url = target.url
-        self.session = requests.Session()
-        if username or token:
-            self.token = token or target.login(username)
-            self.session.headers["Authorization"] = f"Bearer {self.token}"
-
-    def call(self, method: str, path: str, timeout: float = 15, **kw: Any) -> requests.Response:
-        return self.session.request(method, self.url + path, timeout=timeout, **kw)
-
-    def get(self, path: str, **kw: Any) -> requests.Response:
-        return self.call("GET", path, **kw)
-
-    def post(self, path: str, **kw: Any) -> requests.Response:
-        return self.call("POST", path, **kw)
-
-    def ok(self, method: str, path: str, status: int = 200, **kw: Any) -> Any:
-        """Call, assert the status, return the JSON body."""
-        r = self.call(method, path, **kw)
-        assert r.status_code == status, f"{method} {path}: {r.status_code} {r.text[:300]}"
-        return r.json()
+from helpers import OPERATIONS, ROLE_KEYS, USERS, Api, Row, allowed
 
 
 def test_table_parsed():
@@ -119,8 +20,8 @@ def test_table_parsed():
 
 
 @pytest.fixture(scope="module")
-def sessions(target):
-    return {k: Api(target, u) for k, u in USERS.items()}
+def sessions(app_target):
+    return {k: Api(app_target, u) for k, u in USERS.items()}
 
 
 def _sample_request(row: Row, sessions: dict[str, Api]) -> tuple[str, str, dict[str, Any]]:
@@ -148,9 +49,9 @@ def _sample_request(row: Row, sessions: dict[str, Api]) -> tuple[str, str, dict[
 
 
 @pytest.mark.parametrize("row", OPERATIONS, ids=[r.key for r in OPERATIONS])
-def test_target_serves_row(target, sessions, row):
+def test_target_serves_row(app_target, sessions, row):
     role, path, kw = _sample_request(row, sessions)
-    api = sessions[role] if row.auth else Api(target)
+    api = sessions[role] if row.auth else Api(app_target)
     r = api.call(row.method, path, **kw)
     assert r.status_code not in (404, 405), f"{row.key} as {role}: {r.status_code} {r.text[:200]}"
     assert r.status_code < 500, f"{row.key} as {role}: {r.status_code} {r.text[:200]}"

@@ -10,7 +10,9 @@ from typing import Any
 from locust import User, task
 from locust.env import Environment
 
-from erpload.locust.resources import ResourceMonitor, _extra_metrics, write_artifacts
+from erpload.locust.resource_outputs import extra_metrics as _extra_metrics
+from erpload.locust.resource_outputs import write_artifacts
+from erpload.locust.resources import ResourceMonitor
 
 
 class Idle(User):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
+import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,15 @@ import pytest
 import requests
 from locust import task
 from locust.env import Environment
-from procs import ROOT, Target
 
-from erpload import users as U
-from erpload.users import credentials
+from erpload.core.tallies import Tallies, tallies_for
+from erpload.users import credentials, settings
+from erpload.users.base import ErpUser
+from erpload.users.checks import PROBE_SUFFIX, Probe
+from erpload.users.settings import Settings
+from erpload.users.shopfloor import ShopFloorUser
+
+from helpers import ROOT, Target
 
 
 def _load(name: str) -> Any:
@@ -89,6 +93,11 @@ class Run:
         return {(method, name) for name, method in self.env.stats.entries}
 
     @property
+    def tallies(self) -> Tallies:
+        """This run's correctness counters (its Environment's)."""
+        return tallies_for(self.env)
+
+    @property
     def failures(self) -> list[str]:
         return sorted(
             f"{e.method} {e.name}: {e.error} x{e.occurrences}" for e in self.env.stats.errors.values()
@@ -98,9 +107,9 @@ class Run:
         assert self.runner.exceptions == {} and self.user_errors == []
         assert self.failures == [], "\n".join(self.failures)
         assert not [n for _, n in self.names if ID_IN_NAME.search(n)], self.names
-        assert not probes or any(n.endswith(U.PROBE_SUFFIX) for _, n in self.names), "no RBAC probe ran"
-        assert U.rbac_violations() == {}
-        assert U.session_counts().get("task_errors", 0) == 0
+        assert not probes or any(n.endswith(PROBE_SUFFIX) for _, n in self.names), "no RBAC probe ran"
+        assert self.tallies.violations == {}
+        assert self.tallies.sessions.get("task_errors", 0) == 0
 
 
 class Api:
@@ -121,12 +130,11 @@ class Api:
 
 @pytest.fixture(autouse=True)
 def _fresh() -> Any:
-    """Short think time, empty tallies and a fresh credential pool for every test."""
-    U.set_think_time("0.02,0.1")
-    U.reset_tallies()
+    """Short think time and a fresh credential pool for every test (each Run has its own tallies)."""
+    settings.configure(Settings(think_time=(0.02, 0.1)))
     credentials.reset_pool()
     yield
-    U.set_think_time(None)
+    settings.configure(None)
     credentials.reset_pool()
 
 
@@ -215,7 +223,7 @@ def test_warehouse_receives_and_adjusts_stock_matching_the_ledger(
             super().on_start()
             self.stock = {sku: before[sku] for sku in fixed}
 
-    run = Run([Clerk], target.url, 3, until=lambda r: len(U.stock_ledger()) >= 12, min_s=4)
+    run = Run([Clerk], target.url, 3, until=lambda r: len(r.tallies.stock_ledger()) >= 12, min_s=4)
     run.assert_clean()
     assert {
         ("GET", "/warehouse/receipts"),
@@ -224,7 +232,7 @@ def test_warehouse_receives_and_adjusts_stock_matching_the_ledger(
         ("GET", "/warehouse/stock/[sku]"),
         ("POST", "/warehouse/stock/[sku]/adjust"),
     } | COMMON <= run.names
-    ledger = U.stock_ledger()
+    ledger = run.tallies.stock_ledger()
     assert api.total("/warehouse/receipts", status="received") >= received0 + 3
     assert sum(e["count"] for e in ledger.values()) >= 3 and sum(e["receipts"] for e in ledger.values()) >= 3
     assert set(ledger) <= skus, set(ledger) - skus
@@ -256,7 +264,7 @@ def test_token_renewed_before_expiry(tmp_path: Path) -> None:
     finally:
         short.stop()
     run.assert_clean()  # no 401 ever: renewal happens before the token runs out
-    counts = U.session_counts()
+    counts = run.tallies.sessions
     assert counts["login"] == 2 and counts.get("renew", 0) >= 4, counts
 
 
@@ -266,7 +274,7 @@ def test_relogin_after_a_rejected_token(target: Target) -> None:
             g.args[0]._auth = {"Authorization": "Bearer not-a-jwt"}
 
     run = Run([OPS.CuttingOperator], target.url, 3, min_s=4, max_s=4, during=corrupt)
-    counts = U.session_counts()
+    counts = run.tallies.sessions
     assert counts.get("relogin_401", 0) == 3, counts
     assert all(": HTTP 401 (" in f for f in run.failures), run.failures
     assert (
@@ -325,34 +333,53 @@ def test_faults_become_counted_failures_not_tracebacks(
         faulty.stop()
     failures = "\n".join(run.failures)
     assert run.runner.exceptions == {} and run.user_errors == [], run.runner.exceptions
-    assert "Traceback" not in caplog.text and U.session_counts().get("task_errors", 0) == 0, failures
+    assert "Traceback" not in caplog.text and run.tallies.sessions.get("task_errors", 0) == 0, failures
     assert all(k in failures for k in kinds), failures
     assert run.alive == 14 and run.env.stats.total.num_requests > 300
     assert run.env.stats.total.num_failures < run.env.stats.total.num_requests  # users kept working
     assert not [n for _, n in run.names if ID_IN_NAME.search(n)]
-    assert U.rbac_violations() == {}  # a fault (500, truncated 200) on a probe is a failure, not a violation
+    assert (
+        run.tallies.violations == {}
+    )  # a fault (500, truncated 200) on a probe is a failure, not a violation
     assert run.roles == {c.__name__ for c in ALL}  # every request, failed or not, is attributed to its role
 
 
+class LeakyProbe(ErpUser):
+    """Probes an endpoint admins may call, so the 'server' lets the forbidden call through."""
+
+    role_key = "admin"
+    rbac_probes = (Probe("GET", "/admin/rbac", "/admin/rbac"),)
+
+    @task
+    def probe(self) -> None:
+        self.rbac_probe()
+
+
 def test_rbac_violation_is_a_named_failure_counted_per_role(target: Target) -> None:
-    class LeakyProbe(U.ErpUser):
-        """Probes an endpoint admins may call, so the 'server' lets the forbidden call through."""
-
-        role_key = "admin"
-        rbac_probes = (U.Probe("GET", "/admin/rbac", "/admin/rbac"),)
-
-        @task
-        def probe(self) -> None:
-            self.rbac_probe()
-
     run = Run([LeakyProbe], target.url, 2, min_s=1.5, max_s=1.5)
-    probes = run.env.stats.get("/admin/rbac" + U.PROBE_SUFFIX, "GET")
+    probes = run.env.stats.get("/admin/rbac" + PROBE_SUFFIX, "GET")
     assert probes.num_requests > 3 and probes.num_failures == probes.num_requests
     assert run.failures == [
         f"GET /admin/rbac [rbac-probe]: RBAC violation: role admin got HTTP 200 for GET "
         f"/admin/rbac (expected 403) x{probes.num_requests}"
     ]
-    assert U.rbac_violations() == {"admin": probes.num_requests}
+    assert run.tallies.violations == {"admin": probes.num_requests}
+
+
+def test_tallies_are_per_environment(target: Target) -> None:
+    """Two Environments in one process at once (as master and workers in tests): each counts its own."""
+    other = Environment(user_classes=[LeakyProbe], host=target.url)
+    other_runner = other.create_local_runner()
+    other_runner.start(3, spawn_rate=3)
+    try:
+        run = Run([LeakyProbe], target.url, 1, min_s=1.5, max_s=1.5)
+    finally:
+        other_runner.quit()
+    mine = run.env.stats.get("/admin/rbac" + PROBE_SUFFIX, "GET").num_requests
+    theirs = other.stats.get("/admin/rbac" + PROBE_SUFFIX, "GET").num_requests
+    assert mine > 3 and theirs > 3
+    assert run.tallies.violations == {"admin": mine} and run.tallies.sessions["login"] == 1
+    assert tallies_for(other).violations == {"admin": theirs} and tallies_for(other).sessions["login"] == 3
 
 
 def test_role_without_accounts_is_a_counted_failure(target: Target) -> None:
@@ -365,8 +392,10 @@ def test_role_without_accounts_is_a_counted_failure(target: Target) -> None:
 
 
 def test_open_model_tokens_replace_think_time(target: Target) -> None:
-    arrival = pytest.importorskip("erpload.locust.arrival")
-    U.set_think_time("30,30")  # closed model: one task per user in this run
+    from erpload.locust import arrival
+
+    assert "wait_time" in vars(ADM.Admin) and ADM.Admin.wait_time.erpload_paced  # wrapped, not deleted
+    settings.configure(Settings(think_time=(30.0, 30.0)))  # closed model: one task per user in this run
     closed = Run([ADM.Admin], target.url, 4, min_s=3, max_s=3)
     tasks = sum(
         e.num_requests
@@ -374,10 +403,9 @@ def test_open_model_tokens_replace_think_time(target: Target) -> None:
         if n not in ("/auth/login", "/auth/me")
     )
     assert tasks == 4
-    U.reset_tallies()
 
     def open_model(env: Environment) -> None:
-        arrival.install_arrival(env)
+        arrival.install_arrival(env, None)  # a local runner: no worker reports to carry
         arrival.configure(env, lambda: 10.0)  # 10 workflow iterations/s in total, whatever the think time
 
     run = Run([ADM.Admin], target.url, 4, min_s=3, max_s=3, setup=open_model)
@@ -388,27 +416,86 @@ def test_open_model_tokens_replace_think_time(target: Target) -> None:
     assert 20 <= tasks <= 45, tasks  # ~4 first iterations + ~30 paced ones
 
 
-def _users_attrs(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    code = (
-        "from erpload.users.base import ErpUser as U, THINK_TIME as T; "
-        "print(U.network_timeout, U.connection_timeout, U.insecure, T)"
+def test_request_timeout_and_tls_come_from_settings_when_users_start() -> None:
+    """Not baked in at import: a user built after `configure` uses its timeout; a class value still wins."""
+    assert ErpUser.network_timeout is None and ErpUser.insecure is None  # nothing read at import
+    silent = socket.socket()  # accepts connections (kernel backlog), never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    settings.configure(Settings(think_time=(0.02, 0.1), request_timeout=0.5, insecure_tls=True))
+    seen: list[ErpUser] = []
+
+    class Quick(ErpUser):
+        role_key = "admin"
+
+        @task
+        def nothing(self) -> None:
+            seen.append(self)
+
+    class OwnTimeout(Quick):
+        network_timeout = connection_timeout = 5.0
+        insecure = False
+
+    try:
+        run = Run([Quick], url, 2, min_s=2, max_s=2)
+        built = OwnTimeout(run.env)
+    finally:
+        silent.close()
+    login = run.env.stats.get("/auth/login", "POST")
+    assert login.num_requests >= 2 and login.num_failures == login.num_requests
+    assert all("no valid response" in f for f in run.failures), run.failures
+    assert 400 <= login.max_response_time < 1500, login.max_response_time  # the 0.5 s timeout, not 10 s
+    assert seen and all(
+        (u.network_timeout, u.connection_timeout, u.insecure) == (0.5, 0.5, True) for u in seen
     )
-    return subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
-    )
+    assert (built.network_timeout, built.connection_timeout, built.insecure) == (5.0, 5.0, False)
 
 
-def test_timeout_tls_and_think_time_settings_from_env() -> None:
-    clean = {"ERPLOAD_REQUEST_TIMEOUT": "", "ERPLOAD_INSECURE_TLS": "", "ERPLOAD_THINK_TIME": ""}
-    assert _users_attrs(clean).stdout.split() == ["10.0", "10.0", "False", "None"]  # safe defaults
-    custom = _users_attrs(
-        {"ERPLOAD_REQUEST_TIMEOUT": "2.5", "ERPLOAD_INSECURE_TLS": "1", "ERPLOAD_THINK_TIME": "0.1,0.5"}
-    )
-    assert custom.stdout.split() == ["2.5", "2.5", "True", "(0.1,", "0.5)"]
-    bad = _users_attrs({"ERPLOAD_REQUEST_TIMEOUT": "ten"})
-    assert (
-        bad.returncode != 0
-        and "ERPLOAD_REQUEST_TIMEOUT: must be a number of seconds > 0 (got 'ten')" in bad.stderr
-    )
-    bad = _users_attrs({"ERPLOAD_THINK_TIME": "5,1"})
-    assert bad.returncode != 0 and "Use 'MIN,MAX' seconds with 0 <= MIN <= MAX" in bad.stderr
+EXPECTED_MIX = {  # task -> weight per shipped role, as before the dashboard/probe moved to ShopFloorUser
+    "CuttingOperator": {"view_queue": 6, "record_bundle": 18, "add_note": 2, "dashboard": 2, "probe": 1},
+    "QcInspector": {"review_pending": 5, "inspect_lot": 10, "review_history": 2, "dashboard": 2, "probe": 1},
+    "PpicPlanner": {
+        "list_orders": 8,
+        "search_orders": 5,
+        "open_order": 3,
+        "plan_order": 3,
+        "production_report": 1,
+        "dashboard": 2,
+        "probe": 1,
+    },
+    "WarehouseClerk": {
+        "pending_receipts": 4,
+        "receive_lot": 6,
+        "search_stock": 4,
+        "open_item": 3,
+        "adjust_item": 3,
+        "dashboard": 2,
+        "probe": 1,
+    },
+    "Admin": {
+        "browse_users": 6,
+        "audit_log": 6,
+        "rbac_matrix": 2,
+        "production_report": 2,
+        "orders_in_progress": 2,
+        "dashboard": 2,
+        "probe": 1,
+    },
+}
+EXPECTED_MIX["SewingOperator"] = EXPECTED_MIX["FinishingOperator"] = EXPECTED_MIX["CuttingOperator"]
+
+
+def test_shop_floor_roles_inherit_dashboard_and_probe_with_the_same_request_mix() -> None:
+    shared = {t.__name__ for t in ShopFloorUser.tasks}
+    assert ShopFloorUser.abstract and Counter(t.__name__ for t in ShopFloorUser.tasks) == {
+        "dashboard": 2,
+        "probe": 1,
+    }
+    for cls in ALL:
+        assert issubclass(cls, ShopFloorUser) and not cls.abstract, cls
+        assert dict(Counter(t.__name__ for t in cls.tasks)) == EXPECTED_MIX[cls.__name__], cls.__name__
+        inherited = [t.__wrapped__ for t in cls.tasks if t.__name__ in shared]  # the guard wraps each
+        assert inherited and all(f is vars(ShopFloorUser)[f.__name__] for f in inherited), cls
+        assert not {"dashboard", "probe"} & set(vars(cls)), cls  # no copy left in the role's own class
+        assert all(getattr(t, "_erp_guarded", False) for t in cls.tasks), cls  # every task still guarded

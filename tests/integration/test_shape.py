@@ -17,8 +17,9 @@ from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.runners import STATE_STOPPED, Runner, WorkerNode
 
+from erpload.core.domain import USER_CLASSES as ROLES
 from erpload.locust.shapes import ProfileDispatcher, ProfileShape, RoleTargets, install_shape_support
-from erpload.profile.model import ROLES, load_profile, stage_plan, target_at
+from erpload.profile import load_profile, stage_plan, target_at
 
 ROOT = Path(__file__).resolve().parents[2]
 MIX_CHANGE = ROOT / "profiles" / "mix-change.yaml"

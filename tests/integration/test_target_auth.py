@@ -1,4 +1,7 @@
-"""Reference ERP auth: login, JWT claims, 401 for bad tokens and the full 403 matrix from the contract."""
+"""Reference ERP auth: login, JWT claims, 401 for bad tokens and the full 403 matrix from the contract.
+
+The app runs in-process (Flask's test client) with a known token secret.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,19 @@ from typing import Any
 
 import jwt
 import pytest
-import requests
-from procs import SEED_PASSWORD, Target
-from test_contract import AUTH_ROWS, OPERATOR_KEYS, ROLE_KEYS, USERS, Api, Row, allowed
+
+from helpers import (
+    AUTH_ROWS,
+    OPERATOR_KEYS,
+    ROLE_KEYS,
+    SEED_PASSWORD,
+    USERS,
+    Api,
+    AppTarget,
+    Row,
+    allowed,
+    copy_db,
+)
 
 SECRET = (
     "integration-test-secret-0123456789abcdef"  # known secret: lets the tests mint expired and foreign tokens
@@ -17,10 +30,10 @@ SECRET = (
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory):
-    t = Target(tmp_path_factory.mktemp("auth"), "--jwt-secret", SECRET, name="target-auth")
+def target(tmp_path_factory, seeded_erp_db):
+    t = AppTarget(copy_db(seeded_erp_db, tmp_path_factory.mktemp("auth")), jwt_secret=SECRET)
     yield t
-    t.stop()
+    t.close()
 
 
 @pytest.fixture(scope="module")
@@ -122,21 +135,19 @@ BAD_AUTH = {
 def test_bad_token_is_401(target, row, kind):
     headers = {"Authorization": BAD_AUTH[kind]} if BAD_AUTH[kind] else {}
     path = row.path.replace("{id}", "1").replace("{sku}", "FAB-000001")
-    r = requests.request(row.method, target.url + path, headers=headers, json={}, timeout=10)
+    r = Api(target).call(row.method, path, headers=headers, json={}, timeout=10)
     assert r.status_code == 401, f"{kind} on {row.key}: {r.status_code} {r.text[:200]}"
     assert r.json()["error"] == "unauthorized" and r.json()["detail"]
 
 
 def test_valid_minted_token_is_accepted(target):
     """Control for the 401 cases: the same minting with the right secret works."""
-    r = requests.get(target.url + "/auth/me", headers={"Authorization": "Bearer " + _token({})}, timeout=10)
+    r = Api(target).get("/auth/me", headers={"Authorization": "Bearer " + _token({})}, timeout=10)
     assert r.status_code == 200 and r.json()["username"] == "admin01"
 
 
 def test_login_returns_contract_shape_and_claims(target):
-    r = requests.post(
-        target.url + "/auth/login", json={"username": "sewing042", "password": SEED_PASSWORD}, timeout=10
-    )
+    r = Api(target).post("/auth/login", json={"username": "sewing042", "password": SEED_PASSWORD}, timeout=10)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600
@@ -157,7 +168,7 @@ def test_login_returns_contract_shape_and_claims(target):
     ],
 )
 def test_login_rejections(target, body, status, field):
-    r = requests.post(target.url + "/auth/login", json=body, timeout=10)
+    r = Api(target).post("/auth/login", json=body, timeout=10)
     assert r.status_code == status, r.text
     assert r.json().get("field") == field
 

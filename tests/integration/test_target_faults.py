@@ -11,8 +11,8 @@ import time
 import psutil
 import pytest
 import requests
-from procs import Target
-from test_contract import Api
+
+from helpers import Api, Target
 
 OFF = {
     "latency_ms": 0,

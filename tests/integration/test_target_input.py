@@ -1,4 +1,8 @@
-"""Bad input gets a 4xx JSON error naming the field — never a 500 or a traceback."""
+"""Bad input gets a 4xx JSON error naming the field — never a 500 or a traceback.
+
+The cases run against the app in-process (Flask's test client); the garbage request line needs the
+real server's socket, so that one test starts the target process.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import socket
 
 import pytest
 import requests
-from test_contract import USERS, Api
+
+from helpers import USERS, Api
 
 # (role, method, path, json body or raw bytes, status, error code, field)
 CASES = [
@@ -192,8 +197,8 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def sessions(target) -> dict[str, Api]:
-    return {k: Api(target, u) for k, u in USERS.items()}
+def sessions(app_target) -> dict[str, Api]:
+    return {k: Api(app_target, u) for k, u in USERS.items()}
 
 
 @pytest.mark.parametrize(
@@ -235,6 +240,8 @@ def test_garbage_request_line_does_not_kill_the_server(target):
     assert requests.get(target.url + "/health", timeout=5).status_code == 200
 
 
-def test_no_traceback_in_target_output(target, sessions):
-    # Runs last in this module: every case above has been answered by now.
+def test_no_traceback_in_target_output(app_target, target, sessions):
+    # Runs last in this module: every case above has been answered by now (the app's log in-process,
+    # the server's output for the garbage request line).
+    assert "Traceback" not in app_target.output
     assert "Traceback" not in target.proc.output

@@ -7,7 +7,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_contract import USERS, Api
+
+from helpers import USERS, Api
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import time
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from test_contract import Api
+
+from helpers import Api
 
 
 def scrape(target) -> dict[str, dict[tuple, float]]:

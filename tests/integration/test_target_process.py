@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from procs import PY, Proc, Target
 
 from erp_target.config import build_parser
+
+from helpers import PY, Proc, Target
 
 LISTEN = r"listening on (http://127\.0\.0\.1:(\d+))"
 

@@ -1,4 +1,10 @@
-"""Stock adjust: concurrent adjusts sum exactly, idempotency replays, and --racy-stock loses updates."""
+"""Stock adjust: concurrent adjusts sum exactly, idempotency replays, and --racy-stock loses updates.
+
+The app runs in-process (Flask's test client). The concurrent callers are threads, which the test
+process's gevent patching makes greenlets: the model of the real server too (pywsgi answers each
+connection in a greenlet), so the app's locking is exercised as in production: an adjust interleaves
+with others exactly where it yields to the gevent loop (the racy fault's read-then-write window).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from procs import Target
-from test_contract import Api
+
+from helpers import Api, AppTarget, copy_db
+
+
+@pytest.fixture(scope="module")
+def target(app_target) -> AppTarget:
+    return app_target
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +107,12 @@ def test_adjust_rejections(wh, sku, body, status, field):
         assert wh.ok("GET", f"/warehouse/stock/{sku}")["quantity"] == before.json()["quantity"]
 
 
-def test_racy_stock_loses_updates(tmp_path_factory):
+def test_racy_stock_loses_updates(tmp_path_factory, seeded_erp_db):
     """The bug the fault plants: unlocked read-modify-write. Concurrent +1s must not all land."""
-    racy = Target(tmp_path_factory.mktemp("racy"), "--racy-stock", name="target-racy")
+    from erp_target.faults import FaultState
+
+    db = copy_db(seeded_erp_db, tmp_path_factory.mktemp("racy"))
+    racy = AppTarget(db, faults=FaultState().updated({"racy_stock": True}))  # as --racy-stock
     try:
         admin = Api(racy, "admin01")
         assert admin.ok("GET", "/admin/faults")["racy_stock"] is True
@@ -119,4 +133,4 @@ def test_racy_stock_loses_updates(tmp_path_factory):
         _concurrent_adjusts(racy, sku, [1] * n)
         assert wh.ok("GET", f"/warehouse/stock/{sku}")["quantity"] == before + n
     finally:
-        racy.stop()
+        racy.close()

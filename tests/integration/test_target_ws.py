@@ -9,7 +9,8 @@ import gevent
 import pytest
 import requests
 import websocket
-from test_contract import Api
+
+from helpers import Api
 
 
 def ws_url(target, token: str) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from erpload.report.baseline import Comparison, compare, render_table
+from erpload.core.errors import ConfigError, ExitCode
+from erpload.report.baseline import Comparison, compare, load_baseline, render_table
 from erpload.report.summary import EndpointSummary, ProfileInfo, RunSummary
 
 
@@ -173,3 +177,102 @@ def test_only_side_lists_are_capped_in_tables() -> None:
     text = render_table(compare(cur, BASE))
     assert "only in current: GET /n00" in text and "(30 in all)" in text and "GET /n29" not in text
     assert "only in baseline: GET /b, POST /login" in text
+
+
+# -- load_baseline: a missing, corrupt or malformed baseline is exit 2 before any load -------------
+
+
+def _problems(path: Path) -> list[tuple[str, str, str]]:
+    with pytest.raises(ConfigError) as info:
+        load_baseline(path)
+    assert info.value.exit_code == ExitCode.CONFIG_INVALID
+    assert info.value.source == f"the baseline {path}"
+    return [(p.where, p.message, p.fix) for p in info.value.problems]
+
+
+def test_a_good_baseline_loads_as_the_dict_compare_takes(tmp_path: Path) -> None:
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(BASE))
+    assert load_baseline(path) == BASE
+    assert compare(BASE, load_baseline(path)).regressions == []
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.json"
+    [(where, what, fix)] = _problems(path)
+    assert (where, what) == (str(path), "no such file") and "--report-dir DIR writes DIR/summary.json" in fix
+
+
+def test_a_report_directory_suggests_its_summary_json(tmp_path: Path) -> None:
+    (tmp_path / "summary.json").write_text(json.dumps(BASE))
+    [(where, what, fix)] = _problems(tmp_path)
+    assert (
+        what == "is a directory, not a summary.json" and fix == f"Did you mean {tmp_path / 'summary.json'}?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "what"),
+    [
+        ('{"schema_version": 1,\n  "requests": [}', ":2:16", "not valid JSON: Expecting value"),
+        ("", ":1:1", "not valid JSON: Expecting value (the file is empty)"),
+        ('{"schema_version": 1, "total": {"p95": NaN}}', "", "NaN is not a JSON number"),
+    ],
+)
+def test_corrupt_json_names_line_and_column(tmp_path: Path, text: str, where: str, what: str) -> None:
+    path = tmp_path / "summary.json"
+    path.write_text(text)
+    [(got_where, got_what, _)] = _problems(path)
+    assert got_where == f"{path}{where}" and what in got_what
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            {"schema_version": 1, "requests": "abc"},
+            [("requests", "must be a list of endpoint objects (got a string 'abc')")],
+        ),
+        ([1, 2], [("(top level)", "must be a JSON object (got a list)")]),
+        ({"requests": []}, [("schema_version", "missing (got keys: requests)")]),
+        ({"schema_version": "1"}, [("schema_version", "must be a whole number >= 1 (got a string '1')")]),
+        ({"schema_version": 99}, [("schema_version", "99 is newer than this erpload reads (1)")]),
+        (
+            {"schema_version": 1, "requests": [{"method": "GET", "name": "/a", "p95": "fast", "count": -1}]},
+            [
+                ("requests[0].count", "must be a whole number >= 0 (got a number -1)"),
+                ("requests[0].p95", "must be milliseconds >= 0 or null (got a string 'fast')"),
+            ],
+        ),
+        (
+            {"schema_version": 1, "requests": [["GET", "/a"]], "roles": [{"name": 5}], "total": 3},
+            [
+                ("requests[0]", "must be an object with method, name, count, ... (got a list ['GET', '/a'])"),
+                ("roles[0].method", "must be a string (missing)"),
+                ("roles[0].name", "must be a string (got a number 5)"),
+                ("total", "must be an object (got a number 3)"),
+            ],
+        ),
+        (
+            {"schema_version": 1, "profile": {"name": 7}},
+            [("profile.name", "must be a string (got a number 7)")],
+        ),
+        ({"schema_version": 1, "sla": [{"rule": "x"}]}, [("(structure)", "cannot be read as a run summary")]),
+        (
+            {"schema_version": 1, "verdict": None, "exit_code": "0"},
+            [
+                ("verdict", "must be a string such as 'pass' (got null None)"),
+                ("exit_code", "must be a whole number (got a string '0')"),
+            ],
+        ),
+    ],
+)
+def test_structure_is_checked_field_by_field(tmp_path: Path, data: object, expected: list) -> None:
+    path = tmp_path / "summary.json"
+    if isinstance(data, dict) and "schema_version" in data and data["schema_version"] == 1:
+        data = {"verdict": "pass", "exit_code": 0, **data}  # what every summary.json has
+    path.write_text(json.dumps(data))
+    got = _problems(path)
+    assert [(w, m[: len(e)]) for (w, m, _), (_, e) in zip(got, expected, strict=False)] == expected, got
+    assert len(got) == len(expected), got
+    assert all(fix for _, _, fix in got)

@@ -161,3 +161,23 @@ def test_process_pool_is_lazy_and_resettable(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("ERP_SEED_PASSWORD", "x")
     assert cr.pool() is cr.pool() and cr.pool().next("admin").username == "admin01"
     cr.reset_pool()
+
+
+def test_check_roles_names_every_missing_key_and_who_needs_it() -> None:
+    pool = cr.CredentialPool(
+        {"admin": [cr.Credential("a1", cr.Secret("pw"))], "qc": [cr.Credential("q1", cr.Secret("pw"))]},
+        "credentials file c.yaml",
+    )
+    cr.check_roles(pool, {"Admin": "admin", "QcInspector": "qc"})  # every key present: no error
+    with pytest.raises(ConfigError) as e:
+        cr.check_roles(
+            pool,
+            {"Admin": "admin", "CuttingOperator": "cutting", "Supervisor": "ppic", "PpicPlanner": "ppic"},
+        )
+    assert e.value.exit_code == ExitCode.CONFIG_INVALID
+    text = e.value.render()
+    assert text.startswith("Error: credentials file c.yaml is not valid:")
+    assert "no accounts for role key 'cutting', needed by CuttingOperator" in text
+    assert "no accounts for role key 'ppic', needed by PpicPlanner, Supervisor" in text
+    assert "keys with accounts: admin, qc" in text and "'admin'" not in text.split("keys with")[0]
+    assert [p.where for p in e.value.problems] == ["cutting", "ppic"]

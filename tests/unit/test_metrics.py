@@ -12,7 +12,7 @@ import pytest
 
 from erpload.core.series import ProcessSeries, SaturationDetector, UnderDeliveryDetector
 from erpload.locust.samplers import HostSampler, ProcessSampler, PrometheusSampler, parse_process_metrics
-from erpload.profile.model import Stage, StagePlan
+from erpload.profile import Stage, StagePlan
 
 PROM = """# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
 # TYPE process_cpu_seconds_total counter
@@ -87,6 +87,29 @@ def test_prometheus_parsing_and_cpu_from_counter_delta():
     second = p.from_values({**values, "process_cpu_seconds_total": 13.0}, now=102.0)
     assert second is not None and second["cpu_percent"] == pytest.approx(25.0)
     assert p.sample() is None and p.last_error  # unreachable: a gap, not a crash
+
+
+@pytest.mark.parametrize("gevent_sockets", [True, False], ids=["gevent-timeout", "read1-deadline"])
+def test_prometheus_scrape_of_a_trickling_endpoint_ends_at_its_total_deadline(monkeypatch, gevent_sockets):
+    """1 byte/s never trips a per-read timeout; the scrape's total deadline (either bound alone) ends it."""
+    import gevent
+    from gevent import monkey
+
+    from helpers import PY, ROOT, Proc
+
+    if not gevent_sockets:  # only the read1 loop's own deadline check is left to end the scrape
+        monkeypatch.setattr(monkey, "is_module_patched", lambda name: False)
+    trickle = Proc(
+        [PY, str(ROOT / "tests" / "e2e" / "trickle_server.py"), "--interval", "0.2"], name="trickle"
+    )
+    try:
+        url = trickle.expect(r"trickle listening on (http://127\.0\.0\.1:\d+)", timeout=30).group(1)
+        sampler = PrometheusSampler(url + "/metrics", timeout=1.0)
+        with gevent.Timeout(60, AssertionError("the scrape did not end: no total deadline")):
+            assert sampler.sample() is None
+    finally:
+        trickle.stop()
+    assert "within 1s" in sampler.last_error, sampler.last_error
 
 
 def test_series_stays_bounded_and_keeps_exact_aggregates():

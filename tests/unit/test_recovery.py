@@ -1,15 +1,32 @@
-"""Recovery time maths and per-second counting (erpload.locust.faults, pure parts)."""
+"""Recovery time maths and per-second counting (erpload.locust.faults), and the typed errors of the admin calls."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import math
+import threading
+from collections.abc import Iterator
 
+import pytest
+
+from erpload.core.errors import ConfigError, ExitCode, TargetUnavailable
+from erpload.core.faultplan import FaultStep
 from erpload.core.snapshot import Snapshot
-from erpload.locust.faults import SUSTAIN_S, SecondCounts, recovery_episode, recovery_report
+from erpload.core.timeline import Timeline
+from erpload.locust.correctness import Correctness
+from erpload.locust.faults import (
+    SUSTAIN_S,
+    FaultScheduler,
+    SecondCounts,
+    admin_session,
+    describe,
+    recovery_episode,
+    recovery_report,
+)
 from erpload.sla.evaluation import evaluate_rule
 from erpload.sla.grammar import parse_rule
-
-PROBE = " [rbac-probe]"  # erpload.users.base.PROBE_SUFFIX (not imported: it pulls in locust)
+from erpload.users.checks import PROBE_SUFFIX as PROBE
 
 
 def _healthy(start: int, end: int) -> dict[int, list[int]]:
@@ -120,3 +137,103 @@ def test_without_ignore_suffixes_everything_counts_and_merge_adds_worker_seconds
     assert sum(v[0] for v in master.seconds.values()) == 2
     master.reset()
     assert master.seconds == {}
+
+
+class _Stub(http.server.BaseHTTPRequestHandler):
+    """A loopback ERP stand-in answering every request with the status named in its path or login body."""
+
+    login_status = 200
+    fault_status = 200
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self._answer(self.login_status, {"access_token": "t", "expires_in": 60})
+
+    def do_PUT(self) -> None:  # noqa: N802 (PUT /admin/faults, refused like a target without that switch)
+        self._answer(self.fault_status, {"ok": True})
+
+    def do_GET(self) -> None:  # noqa: N802
+        status = int(self.path.rsplit("-", 1)[-1])  # /warehouse/stock/SKU-404 -> 404
+        self._answer(status, {"quantity": 7})
+
+    def _answer(self, status: int, body: dict) -> None:
+        data = json.dumps(body if status == 200 else {"error": {"code": "x"}}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def stub() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    _Stub.login_status = 200
+    _Stub.fault_status = 200
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_admin_login_is_a_config_error_naming_the_account(stub: str, status: int) -> None:
+    _Stub.login_status = status
+    with pytest.raises(ConfigError) as info:
+        admin_session(stub)
+    assert info.value.exit_code == ExitCode.CONFIG_INVALID
+    [p] = info.value.problems
+    assert p.where.startswith("admin account ") and f"HTTP {status}" in p.message
+    assert "ERPLOAD_CREDENTIALS" in p.fix
+    assert describe(info.value) == str(p)  # one line for the summary, with the fix
+
+
+def test_admin_login_server_error_is_the_target_not_the_config(stub: str) -> None:
+    _Stub.login_status = 503
+    with pytest.raises(TargetUnavailable, match="POST /auth/login answered HTTP 503") as info:
+        admin_session(stub)
+    assert info.value.exit_code == ExitCode.TARGET_UNAVAILABLE
+
+
+def test_unknown_hot_sku_is_a_config_error_with_the_fix(stub: str) -> None:
+    session = admin_session(stub)
+    assert Correctness._fetch(session, stub, ["FAB-200"]) == {"FAB-200": 7}
+    with pytest.raises(ConfigError) as info:
+        Correctness._fetch(session, stub, ["FAB-200", "NOPE-404"])
+    [p] = info.value.problems
+    assert (
+        p.where == "hot_skus"
+        and "'NOPE-404' is not a stock item" in p.message
+        and "GET /warehouse/stock" in p.fix
+    )
+    with pytest.raises(TargetUnavailable, match="HTTP 500"):
+        Correctness._fetch(session, stub, ["FAB-500"])
+
+
+class _Run:
+    """What FaultScheduler needs of the plugin's run: a clock, a timeline and mark_invalid."""
+
+    def __init__(self) -> None:
+        self.invalid: list[tuple[str, str]] = []
+        self.recorder = self
+        self.timeline = Timeline()
+
+    def elapsed(self) -> float:
+        return 1.0
+
+    def mark_invalid(self, reason: str, detail: str) -> None:
+        self.invalid.append((reason, detail))
+
+
+@pytest.mark.parametrize(("status", "invalid"), [(200, False), (422, True), (500, True)])
+def test_a_fault_the_target_refuses_makes_the_run_invalid(stub: str, status: int, invalid: bool) -> None:
+    _Stub.fault_status = status
+    run = _Run()
+    FaultScheduler(run)._apply(FaultStep(at_s=0.0, action="outage", duration_s=0.0), stub)
+    assert bool(run.invalid) == invalid
+    if invalid:
+        [(reason, detail)] = run.invalid
+        assert reason == "fault not applied" and f"HTTP {status}" in detail and "outage" in detail

@@ -13,7 +13,7 @@ import pytest
 
 from erpload.core.errors import ExitCode
 from erpload.core.snapshot import RequestStats, Snapshot
-from erpload.report import write_reports
+from erpload.report import ReportWriteError, write_reports
 from erpload.report.charts import nice_ticks
 from erpload.report.html import render_html
 from erpload.report.junit import render_junit
@@ -420,6 +420,13 @@ def test_one_failing_renderer_does_not_cost_the_others(
         raise RuntimeError("renderer bug")
 
     monkeypatch.setitem(report.RENDERERS, "junit", ("junit.xml", boom))
-    with pytest.raises(RuntimeError, match="renderer bug"):
+    with pytest.raises(ReportWriteError, match="renderer bug") as info:
         write_reports(_summary(), tmp_path)
+    assert info.value.exit_code == ExitCode.INTERNAL_ERROR
+    assert "junit.xml: rendering failed (a bug): RuntimeError: renderer bug" in info.value.render()
     assert sorted(os.listdir(tmp_path)) == ["report.html", "summary.json", "summary.md"]
+    # the process exits 6: the reports that were written say so, and why
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert (written["verdict"], written["exit_code"]) == ("error", 6)
+    assert any("junit.xml could not be rendered" in n for n in written["notes"]), written["notes"]
+    assert "ERROR" in (tmp_path / "summary.md").read_text().upper()

@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from erpload.core.units import QuantityError, did_you_mean, parse_duration, preview, preview_keys
+
 # action -> (params with defaults, fn(duration_s, params) -> switches on, switches that turn it off)
 ACTIONS: dict[str, dict[str, Any]] = {
     "outage": {},
@@ -73,13 +75,9 @@ def off_value(key: str) -> Any:
     return OFF_VALUES.get(key, 0)
 
 
-def check_faults(
-    raw: Any,
-    add: Callable[[str, str, str], None],
-    parse_duration: Callable[[Any], float],
-    got: Callable[[Any], str] = repr,
-) -> list[FaultStep]:
+def check_faults(raw: Any, add: Callable[[str, str, str], None]) -> list[FaultStep]:
     """Validate the `faults:` list; report each problem through `add(where, message, fix)`."""
+    got = preview
     if raw is None:
         return []
     example = "e.g. faults: [{at: 20s, action: outage, duration: 5s}]"
@@ -95,25 +93,38 @@ def check_faults(
         ok = True
         for key in item:
             if key not in STEP_KEYS:
-                add(f"{where}.{key}", f"unknown key {str(key)!r}", f"Known keys: {', '.join(STEP_KEYS)}")
+                add(
+                    f"{where}.{got(key) if not isinstance(key, str) else key[:60]}",
+                    f"unknown key {got(key)}",
+                    f"{did_you_mean(key, STEP_KEYS)}Known keys: {', '.join(STEP_KEYS)}",
+                )
                 ok = False
         times: dict[str, float] = {}
         for key in ("at", "duration"):
             if key not in item:
-                add(f"{where}.{key}", f"required (got keys: {', '.join(map(str, item)) or 'none'})", example)
+                add(f"{where}.{key}", f"required (got keys: {preview_keys(item)})", example)
                 ok = False
                 continue
             try:
                 times[key] = parse_duration(item[key])
-            except ValueError:
-                add(f"{where}.{key}", f"not a duration (got {got(item[key])})", "e.g. 20s, 1m30s")
+            except QuantityError as e:
+                add(f"{where}.{key}", e.message, e.fix)
                 ok = False
         if times.get("duration") == 0:
             add(f"{where}.duration", "must be > 0 (got 0)", "e.g. duration: 5s")
             ok = False
         action = item.get("action")
-        if action not in ACTIONS:
-            add(f"{where}.action", f"unknown action {got(action)}", f"Known actions: {', '.join(ACTIONS)}")
+        if not isinstance(action, str) or action not in ACTIONS:  # a list is unhashable: check the type first
+            what = (
+                f"unknown action {got(action)}"
+                if isinstance(action, str | None)
+                else f"an action is a name (got {got(action)})"
+            )
+            add(
+                f"{where}.action",
+                what,
+                f"{did_you_mean(action, ACTIONS)}Known actions: {', '.join(ACTIONS)}",
+            )
             continue
         params: dict[str, Any] = {}
         for key, default in ACTIONS[action].items():

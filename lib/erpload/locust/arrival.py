@@ -4,8 +4,10 @@ The master (or local runner) turns the profile's TOTAL rate into per-process sha
 to each worker's users, and sends them in an `erpload_arrival` message. Each process paces tokens
 at its share; an idle user takes one token per iteration (`wait_for_token`). A token that finds no
 idle user waits in a small backlog or is dropped and counted. Counters are per run: planned
-(tokens issued), started (tokens taken), dropped. Workers ship them in `report_to_master` under
-data["erpload"]["arrival"]; the master keeps each worker's latest and sums them.
+(tokens issued), started (tokens taken), dropped. Workers ship them through the Exchange
+(erpload.locust.exchange) under data["erpload"]["arrival"]; the master keeps each worker's latest
+and sums them. Users take tokens in their wait_time (`erpload.users.pacing.paced`), which finds this
+process's state as `environment.erpload_arrival`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from gevent.event import AsyncResult, Event
 from locust.env import Environment
 from locust.runners import STATE_MISSING, STATE_STOPPED, LocalRunner, MasterRunner, WorkerRunner
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
+
+from erpload.core.errors import InternalError
+from erpload.locust.exchange import Exchange
+from erpload.users.pacing import PACER_ATTR
 
 log = logging.getLogger(__name__)
 
@@ -206,41 +212,34 @@ class Arrival:
 
 
 def _state(environment: Environment) -> Arrival | None:
-    return getattr(environment, "erpload_arrival", None)
+    return getattr(environment, PACER_ATTR, None)
 
 
-def install_arrival(environment: Environment, exchange: Any = None) -> Arrival:
+def install_arrival(environment: Environment, exchange: Exchange | None) -> Arrival:
     """Register the open-model listeners on this process (call in `init`, every process; idempotent).
 
-    `exchange` (erpload.locust.exchange.Exchange) carries the counters if given; otherwise this module
-    adds data["erpload"]["arrival"] to worker reports itself.
+    Shares go master -> workers in `erpload_arrival` messages; the counters come back through the
+    Exchange (`exchange.provide` on workers, `exchange.merge` on the master) under data["erpload"]["arrival"].
+    A local runner needs no exchange (None); a worker or master does.
     """
     state = _state(environment)
     if state is not None:
         return state
-    state = Arrival(environment)
-    environment.erpload_arrival = state  # type: ignore[attr-defined]
     runner = environment.runner
-    if isinstance(runner, WorkerRunner | LocalRunner):
-        runner.register_message(MSG, lambda environment, msg, **_: state.apply(msg.data))
-    if isinstance(runner, WorkerRunner):
-        if exchange is not None:
+    state = Arrival(environment)
+    if isinstance(runner, WorkerRunner | MasterRunner):
+        if exchange is None:
+            raise InternalError(
+                f"install_arrival on a {type(runner).__name__} needs the run's Exchange "
+                "(erpload.plugin.install passes run.exchange): the counters would never reach the master"
+            )
+        if isinstance(runner, WorkerRunner):
             exchange.provide(KEY, state.report)
         else:
-
-            def on_report(client_id: str, data: dict, **_: Any) -> None:
-                data.setdefault("erpload", {})[KEY] = state.report()
-
-            environment.events.report_to_master.add_listener(on_report)
-    elif isinstance(runner, MasterRunner):
-        if exchange is not None:
             exchange.merge(KEY, state.merge)
-        else:
-
-            def on_worker_report(client_id: str, data: dict, **_: Any) -> None:
-                state.merge(client_id, (data.get("erpload") or {}).get(KEY))
-
-            environment.events.worker_report.add_listener(on_worker_report)
+    if isinstance(runner, WorkerRunner | LocalRunner):
+        runner.register_message(MSG, lambda environment, msg, **_: state.apply(msg.data))
+    setattr(environment, PACER_ATTR, state)  # where erpload.users.pacing.paced finds it
 
     def on_test_stop(**_: Any) -> None:
         state.stop_schedule()
@@ -252,26 +251,22 @@ def install_arrival(environment: Environment, exchange: Any = None) -> Arrival:
 
 def configure(environment: Environment, rate_fn: Callable[[], float | None] | None, backlog: int = 2) -> None:
     """Master/local, at a run's start: follow `rate_fn()` (total iterations/s) or, with None, closed model."""
-    state = _state(environment) or install_arrival(environment)
+    state = _state(environment)
+    if state is None:
+        if rate_fn is None:
+            return  # closed model and no open-model state: nothing to switch off
+        state = install_arrival(environment, None)  # a local runner; a master raises (needs the exchange)
     state.schedule(rate_fn, backlog)
 
 
 def wait_for_token(user: Any) -> bool:
-    """For ErpUser: while the open model is active, block until this user may start one iteration.
+    """While the open model is active, block until this user may start one iteration (True).
 
-    Returns False at once when the open model is not active (use the normal think time then).
+    Returns False at once when the open model is not active. `erpload.users.pacing.paced` does the
+    same for every ErpUser's wait_time; call this where a user must wait outside it (e.g. on_start).
     """
     state = _state(user.environment)
     return state.take(user) if state is not None else False
-
-
-def paced(wait_time: Callable[[Any], float]) -> Callable[[Any], float]:
-    """Wrap a wait_time: in the open model wait for a token (then 0 s), else the usual think time."""
-
-    def wait(user: Any) -> float:
-        return 0.0 if wait_for_token(user) else wait_time(user)
-
-    return wait
 
 
 def arrival_totals(environment: Environment) -> dict[str, int]:

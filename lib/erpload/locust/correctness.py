@@ -8,7 +8,7 @@
   listener runs before the master sends its spawn messages); the profile's `faults:` schedule;
   a finalizer that fetches the final stock and compares, per SKU,
       final == initial + sum(confirmed adjust deltas) + sum(received quantities)
-  (the ledger every worker keeps, erpload.core.tallies). Adjustments still unanswered when the run
+  (the ledger every worker's Environment keeps, erpload.core.tallies). Adjustments still unanswered when the run
   stopped (`pending`) may or may not have applied: a difference equal to a subset of their deltas
   is consistent. Below that the target lost updates, above it it applied some twice.
 - SLA extra metrics `lost_updates` and `duplicated_updates` (SKUs with missing / surplus confirmed
@@ -26,12 +26,13 @@ from urllib.parse import quote
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from erpload.core import tallies
+from erpload.core.errors import ConfigError, Problem, TargetUnavailable
 from erpload.core.stockcheck import stock_report, stock_verdict
-from erpload.locust.faults import FaultScheduler, SecondCounts, admin_session, recovery_report
+from erpload.core.tallies import tallies_for
+from erpload.locust.faults import FaultScheduler, SecondCounts, admin_session, describe, recovery_report
 from erpload.locust.shapes import current_profile
-from erpload.profile.model import Profile, load_profile
-from erpload.users.base import PROBE_SUFFIX
+from erpload.profile import Profile, load_profile
+from erpload.users.checks import PROBE_SUFFIX
 
 log = logging.getLogger("erpload")
 
@@ -67,7 +68,7 @@ class Correctness:
 
     def on_any_test_start(self, **_: Any) -> None:
         profile = self.profile()
-        tallies.set_hot_skus(profile.hot_skus if profile else ())
+        tallies_for(self.env).set_hot_skus(profile.hot_skus if profile else ())
         self.counts.reset()
 
     # -- master --------------------------------------------------------------------------------
@@ -91,18 +92,32 @@ class Correctness:
                 self.initial = self._fetch(session, url, profile.hot_skus)
                 log.info("erpload: initial stock of the hot SKUs: %s", self.initial)
             except Exception as e:
-                self.initial_error = f"initial stock not fetched: {type(e).__name__}: {e}"
+                self.initial_error = f"initial stock not fetched: {describe(e)}"
                 log.error("erpload: %s (lost/duplicated updates cannot be checked)", self.initial_error)
         if profile.faults:
             self.scheduler.start(profile.faults, url)
 
     @staticmethod
     def _fetch(session: Any, url: str, skus: Any) -> dict[str, int]:
+        """Current stock of each SKU; ConfigError for a SKU the target does not know, TargetUnavailable else."""
         out = {}
         for sku in skus:
             r = session.get(f"{url.rstrip('/')}/warehouse/stock/{quote(sku, safe='')}", timeout=10)
+            if r.status_code == 404:
+                raise ConfigError(
+                    "the load profile",
+                    [
+                        Problem(
+                            "hot_skus",
+                            f"{sku!r} is not a stock item of {url} (GET /warehouse/stock/{sku}: HTTP 404)",
+                            "Name SKUs the target has (GET /warehouse/stock lists them), e.g. FAB-000001",
+                        )
+                    ],
+                )
             if r.status_code != 200:
-                raise RuntimeError(f"GET /warehouse/stock/{sku}: HTTP {r.status_code} {r.text[:200]}")
+                raise TargetUnavailable(
+                    url, f"GET /warehouse/stock/{sku} answered HTTP {r.status_code}: {r.text[:200]}"
+                )
             out[sku] = int(r.json()["quantity"])
         return out
 
@@ -136,7 +151,7 @@ class Correctness:
         try:
             final = self._fetch(admin_session(url), url, profile.hot_skus)
         except Exception as e:
-            return {"checked": False, "error": f"final stock not fetched: {type(e).__name__}: {e}"}
+            return {"checked": False, "error": f"final stock not fetched: {describe(e)}"}
         rows = [
             stock_verdict(sku, self.initial[sku], final[sku], ledger.get(sku, {})) for sku in profile.hot_skus
         ]

@@ -5,6 +5,13 @@ serialisation and merging are exactly Locust's). Workers ship what they logged s
 report under `data["erpload"]` every WORKER_REPORT_INTERVAL and reset it; the master merges it.
 Other modules add their own sub-keys with `Exchange.provide(key, fn)` (worker side: fn() -> payload,
 called once per report) and `Exchange.merge(key, fn)` (master side: fn(client_id, payload)).
+
+This is THE worker -> master path for periodic data, laid out like Locust's own
+`stats.setup_distributed_stats_event_listeners`: `on_report_to_master` (serialize, then reset) and
+`on_worker_report` (unserialize, extend) sit side by side and `install` registers them together.
+Riding it: "roles" (here), "tallies" (plugin), "health" (erpload.locust.health), "resources"
+(erpload.locust.resources), "arrival" (erpload.locust.arrival). No other module listens to
+`report_to_master` / `worker_report` itself (tests/integration/test_runtime_exchange.py checks).
 """
 
 from __future__ import annotations

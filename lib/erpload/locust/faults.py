@@ -12,7 +12,7 @@ an error rate below MAX_ERROR_RATE; the worst episode counts. A run that never r
 infinity (every `recovery_s < N` rule fails); a run without failures reports 0.
 
 Only requests that measure the target's health count: RBAC probes (names ending in
-`erpload.users.base.PROBE_SUFFIX`) fail on purpose when the target misbehaves on permissions, not when it
+`erpload.users.checks.PROBE_SUFFIX`) fail on purpose when the target misbehaves on permissions, not when it
 is down, so `install_correctness` passes that suffix as `ignore_suffixes` and they are left out.
 """
 
@@ -27,6 +27,7 @@ from typing import Any
 import gevent
 import requests
 
+from erpload.core.errors import ConfigError, Problem, TargetUnavailable
 from erpload.core.faultplan import FaultStep
 from erpload.users import credentials
 
@@ -37,7 +38,7 @@ HTTP_TIMEOUT_S = 10.0
 
 
 def admin_session(base_url: str) -> requests.Session:
-    """A requests session logged in with the credential pool's next admin account (raises on failure)."""
+    """A requests session logged in as the pool's next admin: ConfigError if refused, TargetUnavailable else."""
     cred = credentials.pool().next("admin")
     s = requests.Session()
     r = s.post(
@@ -45,10 +46,29 @@ def admin_session(base_url: str) -> requests.Session:
         json={"username": cred.username, "password": cred.password.reveal()},
         timeout=HTTP_TIMEOUT_S,
     )
+    if r.status_code in (401, 403):
+        raise ConfigError(
+            f"the credential pool ({credentials.FILE_ENV})",
+            [
+                Problem(
+                    f"admin account {cred.username}",
+                    f"login refused by {base_url} (HTTP {r.status_code})",
+                    f"Give an admin account the target accepts in ${credentials.FILE_ENV} "
+                    "(faults and the stock check log in as admin)",
+                )
+            ],
+        )
     if r.status_code != 200:
-        raise RuntimeError(f"admin login as {cred.username} failed: HTTP {r.status_code} {r.text[:200]}")
+        raise TargetUnavailable(base_url, f"POST /auth/login answered HTTP {r.status_code}: {r.text[:200]}")
     s.headers["Authorization"] = "Bearer " + r.json()["access_token"]
     return s
+
+
+def describe(e: BaseException) -> str:
+    """One line for a summary or a log: an ErploadError's problems with their fix, else type and message."""
+    if isinstance(e, ConfigError):
+        return "; ".join(str(p) for p in e.problems)
+    return str(e) if isinstance(e, TargetUnavailable) else f"{type(e).__name__}: {e}"
 
 
 class SecondCounts:
@@ -188,12 +208,16 @@ class FaultScheduler:
             if not entry["ok"]:
                 entry["error"] = f"PUT /admin/faults: HTTP {r.status_code} {r.text[:200]}"
         except Exception as e:  # the run goes on; the summary says the fault never happened
-            entry["error"] = f"{type(e).__name__}: {e}"
+            entry["error"] = describe(e)
             session = None
         text = f"fault {step.label}: " + ("applied" if entry["ok"] else f"NOT applied ({entry.get('error')})")
         rec.timeline.mark_event(rec.elapsed(), text)
         (log.warning if entry["ok"] else log.error)("erpload: %s", text)
         if session is None or not entry["ok"]:
+            # The run did not test what the profile asked for (recovery after this fault): never a pass.
+            self.run.mark_invalid(
+                "fault not applied", f"{step.label} at {entry['at_s']:g}s: {entry.get('error')}"
+            )
             return
         gevent.sleep(step.duration_s)
         try:
@@ -203,5 +227,6 @@ class FaultScheduler:
             entry["ended_at_s"] = round(rec.elapsed(), 3)
             rec.timeline.mark_event(rec.elapsed(), f"fault {step.label}: switched off")
         except Exception as e:
-            entry["error"] = f"switching off failed: {type(e).__name__}: {e}"
+            entry["error"] = f"switching off failed: {describe(e)}"
             log.error("erpload: fault %s: %s", step.label, entry["error"])
+            self.run.mark_invalid("fault not switched off", f"{step.label}: {entry['error']}")

@@ -8,149 +8,48 @@ exit codes reserve for request failures). Here:
 - master: a worker silent for `--worker-lost-timeout` (default 3 s) mid-run, or gone without saying
   goodbye, is "worker lost" -> `run.mark_invalid` (exit 4). The run continues to the end of its
   profile on the remaining workers so the reports still show what happened; the verdict is INVALID.
-- worker: on a graceful quit mid-run (SIGTERM/SIGINT) it stops its users, sends a final stats report
-  and then an `erpload_bye` message; the master checks it received every request the worker counted.
-  If the remaining workers do not take over its users within a grace period: "worker left" (exit 4).
+- worker (erpload.locust.health_worker): on a graceful quit mid-run (SIGTERM/SIGINT) it stops its
+  users, sends a final stats report and then an `erpload_bye` message; the master checks it received
+  every request the worker counted. If the remaining workers do not take over its users within a
+  grace period: "worker left" (exit 4).
 - worker: no heartbeat from the master for `--master-timeout` (default 15 s) -> exit 4 by itself.
-- master: `--expect-workers` not reached within `--expect-workers-max-wait` -> a message naming
-  expected vs connected workers and how to fix it, exit 2 (nothing was sent to the target).
+- master: too few workers -> exit 2 (erpload.locust.checks.TooFewWorkers).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from erpload.core.errors import ExitCode
+from erpload.locust.health_worker import BYE, WorkerSide, opt
 
 log = logging.getLogger("erpload.locust.health")
 
-BYE = "erpload_bye"
+KEY = "health"  # data["erpload"]["health"] in every worker report: {"requests": n so far in this run}
 POLL_S = 0.5
-LEFT_GRACE_S = (
-    8.0  # > 2 worker report intervals: time for the remaining workers to report the re-dispatched users
-)
-HARD_EXIT_S = 15.0  # a worker that cannot shut down cleanly after losing its master is ended anyway
-
-
-def add_options(parser: Any) -> None:
-    """Distributed-run options (every process reads its own; none shown in the web UI)."""
-    parser.add_argument(
-        "--master-timeout",
-        type=float,
-        default=15.0,
-        env_var="ERPLOAD_MASTER_TIMEOUT",
-        include_in_web_ui=False,
-        help="worker: exit (code 4) after N s without a heartbeat from the master (default 15; "
-        "Locust alone waits 60)",
-    )
-    parser.add_argument(
-        "--worker-lost-timeout",
-        type=float,
-        default=3.0,
-        env_var="ERPLOAD_WORKER_LOST_TIMEOUT",
-        include_in_web_ui=False,
-        help="master: a worker silent for N s mid-run is lost and the run INVALID (default 3)",
-    )
+LEFT_GRACE_S = 8.0  # > 2 worker report intervals: for the remaining workers to report the re-dispatched users
 
 
 def install_health(environment: Environment, run: Any) -> None:
-    """Install the side of the health checks this process needs (master or worker; nothing when local)."""
+    """Install the side of the health checks this process needs (master or worker; nothing when local).
+
+    Periodic worker data rides the one worker -> master path, `run.exchange` (data["erpload"]["health"]):
+    the worker provides its request count with every report, the master merges it.
+    """
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        _WorkerSide(environment).install()
+        side = run.health = WorkerSide(environment)
+        side.install()
+        run.exchange.provide(KEY, side.payload)
     elif isinstance(runner, MasterRunner):
-        _MasterWatch(environment, run).install()
-
-
-def _opt(environment: Environment, name: str, default: float) -> float:
-    value = getattr(environment.parsed_options, name, None) if environment.parsed_options else None
-    return float(value) if value else default
-
-
-class _WorkerSide:
-    """Final report + goodbye on a graceful quit; exit by itself when the master goes silent."""
-
-    def __init__(self, environment: Environment) -> None:
-        self.env = environment
-        self.runner: WorkerRunner = environment.runner  # type: ignore[assignment]
-        self.requests = 0  # requests this process made in the current run
-        self.last_master_beat: float | None = None
-
-    def install(self) -> None:
-        ev = self.env.events
-        ev.test_start.add_listener(self._on_test_start)
-        ev.request.add_listener(self._on_request)
-        ev.heartbeat_received.add_listener(self._on_heartbeat)
-        ev.quitting.add_listener(
-            self._on_quitting
-        )  # fires before Locust's own "quit" message (reverse order)
-        if getattr(self.env.parsed_options, "worker", False):  # a real `locust --worker` process only:
-            gevent.spawn(self._watchdog)  # it may end the process, never an in-process test's worker
-
-    def _on_test_start(self, **_: Any) -> None:
-        self.requests = 0
-
-    def _on_request(self, **_: Any) -> None:
-        self.requests += 1
-
-    def _on_heartbeat(self, **_: Any) -> None:
-        self.last_master_beat = time.monotonic()
-
-    def _on_quitting(self, **_: Any) -> None:
-        """Leaving while users run (SIGTERM/SIGINT): stop them, flush the last stats, say goodbye."""
-        runner = self.runner
-        if runner.state not in (STATE_RUNNING, STATE_SPAWNING):
-            return  # the master told us to quit (it already has our final report) or nothing ran
-        users = runner.user_count
-        try:
-            runner.stop()
-            runner._send_stats()  # the last <3 s of samples, which Locust's own SIGTERM path drops
-            runner.send_message(
-                BYE,
-                {"index": runner.worker_index, "users": users, "requests": self.requests, "pid": os.getpid()},
-            )
-            log.info(
-                "erpload: worker %s leaving: %d users stopped, final report sent (%d requests in this run)",
-                runner.worker_index,
-                users,
-                self.requests,
-            )
-        except Exception as e:  # the master may be gone: nothing more to do than leave
-            log.warning("erpload: worker %s could not send its final report: %s", runner.worker_index, e)
-
-    def _watchdog(self) -> None:
-        timeout = _opt(self.env, "master_timeout", 15.0)
-        while True:
-            gevent.sleep(1.0)
-            beat = self.last_master_beat
-            if beat is None or time.monotonic() - beat <= timeout:
-                continue
-            runner = self.runner
-            log.error(
-                "erpload: no heartbeat from the master at %s:%s for %.0fs (--master-timeout): "
-                "this worker stops (exit %d)",
-                runner.master_host,
-                runner.master_port,
-                timeout,
-                int(ExitCode.RUN_INVALID),
-            )
-            self.env.process_exit_code = int(ExitCode.RUN_INVALID)
-            gevent.spawn_later(HARD_EXIT_S, _hard_exit, int(ExitCode.RUN_INVALID))
-            runner.quit()  # ends the main greenlet: Locust's normal shutdown path, then exit 4
-            return
-
-
-def _hard_exit(code: int) -> None:
-    log.error("erpload: worker did not shut down within %.0fs; exiting (exit %d)", HARD_EXIT_S, code)
-    logging.shutdown()
-    os._exit(code)
+        watch = run.health = _MasterWatch(environment, run)
+        watch.install()
+        run.exchange.merge(KEY, watch.on_payload)
 
 
 class _Node:
@@ -162,7 +61,7 @@ class _Node:
         self.index = index
         self.seen = now  # monotonic time of its last heartbeat or report
         self.users = 0  # last user count it had while healthy
-        self.received = 0  # requests merged from its reports in this run
+        self.received = 0  # requests its last merged report covered (cumulative in this run)
         self.alive = True
 
 
@@ -176,7 +75,7 @@ class _MasterWatch:
         self.nodes: dict[str, _Node] = {}
         self.left: list[dict[str, Any]] = []  # graceful departures awaiting the re-dispatch check
         self.active = False
-        self.timeout = _opt(environment, "worker_lost_timeout", 3.0)
+        self.timeout = opt(environment, "worker_lost_timeout", 3.0)
         self._greenlet: Any = None
 
     def install(self) -> None:
@@ -185,16 +84,14 @@ class _MasterWatch:
         ev.test_stopping.add_listener(self._on_stop)
         ev.quitting.add_listener(self._on_stop)
         ev.heartbeat_sent.add_listener(self._on_heartbeat)
-        ev.worker_report.add_listener(self._on_report)
         self.runner.register_message(BYE, self._on_bye)
         self.run.finalizers.append(self._finalize)
-        logging.getLogger("locust.main").addHandler(_TooFewWorkers(self.env))
 
     # -- events ----------------------------------------------------------------------------------
     def _on_test_start(self, **_: Any) -> None:
         self.nodes.clear()
         self.left.clear()
-        self.timeout = _opt(self.env, "worker_lost_timeout", 3.0)
+        self.timeout = opt(self.env, "worker_lost_timeout", 3.0)
         self.active = True
         if self._greenlet is None or self._greenlet.dead:
             self._greenlet = gevent.spawn(self._watch)
@@ -212,13 +109,14 @@ class _MasterWatch:
         if self.active:
             self._node(client_id).seen = time.monotonic()
 
-    def _on_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+    def on_payload(self, client_id: str, payload: Any) -> None:
+        """One worker report's health data (via the exchange): the worker is alive; its requests so far."""
         if not self.active and client_id not in self.nodes:
             return
         node = self._node(client_id)
         node.seen = time.monotonic()
-        total = data.get("stats_total") or {}
-        node.received += int(total.get("num_requests", 0) or 0)
+        if isinstance(payload, dict):
+            node.received = max(node.received, int(payload.get("requests", 0) or 0))
 
     def _on_bye(self, environment: Environment, msg: Any, **_: Any) -> None:
         node = self.nodes.get(msg.node_id)
@@ -321,35 +219,3 @@ class _MasterWatch:
                 f"{entry['users']} users; the run ended before they were re-dispatched",
             )
         self.left.clear()
-
-
-class _TooFewWorkers(logging.Handler):
-    """Turns Locust's bare "Gave up waiting for workers to connect" (exit 1) into an actionable error (exit 2)."""
-
-    def __init__(self, environment: Environment) -> None:
-        super().__init__(logging.ERROR)
-        self.env = environment
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not record.getMessage().startswith("Gave up waiting for workers"):
-            return
-        runner: MasterRunner = self.env.runner  # type: ignore[assignment]
-        opts = self.env.parsed_options
-        ready = [f"index {runner.get_worker_index(c.id)} ({c.id})" for c in runner.clients.ready]
-        port = getattr(opts, "master_bind_port", 5557)
-        log.error(
-            "erpload: only %d of %d expected workers connected within --expect-workers-max-wait %ss "
-            "(connected: %s). Nothing was sent to the target. Fix: start the missing workers "
-            "(locust -f locustfiles/ --worker --master-host <this host> --master-port %s), check that TCP port %s "
-            "on this host is reachable from them, or lower --expect-workers. Exit %d.",
-            len(ready),
-            getattr(opts, "expect_workers", 0),
-            getattr(opts, "expect_workers_max_wait", 0),
-            ", ".join(ready) or "none",
-            port,
-            port,
-            int(ExitCode.CONFIG_INVALID),
-        )
-        runner.quit()  # tells the connected workers to quit, as Locust would
-        logging.shutdown()
-        os._exit(int(ExitCode.CONFIG_INVALID))

@@ -19,6 +19,7 @@ from locust.stats import RequestStats as LocustStats
 from erpload.core.histogram import Histogram
 from erpload.core.snapshot import RequestStats, Snapshot, stage_windows
 from erpload.core.timeline import Timeline
+from erpload.locust.signals import quit_headless_run
 from erpload.sla.evaluation import LiveAbortTracker, Trip
 from erpload.sla.grammar import Rule
 
@@ -79,6 +80,7 @@ class RunRecorder:
         self.t0: float | None = None
         self.started_wall: float | None = None
         self.max_workers = 0
+        self.user_seconds = 0.0  # running users integrated over time (the closed model's progress check)
         self._prev: tuple[float, int, int, Histogram] | None = None
         self._glet: gevent.Greenlet | None = None
         self._last_prune = 0.0
@@ -92,7 +94,7 @@ class RunRecorder:
         self.timeline, self.marks, self.trip = Timeline(), [], None
         self.t0, self.started_wall = time.monotonic(), time.time()
         self.tracker = LiveAbortTracker(rules) if any(r.abort for r in rules) else None
-        self._prev = None
+        self._prev, self.user_seconds = None, 0.0
         self._glet = gevent.spawn(self._loop)
 
     def stop(self) -> None:
@@ -140,10 +142,12 @@ class RunRecorder:
         dn = count - prev_count
         window = hist.minus(prev_hist) if dn > 0 else Histogram()
         pct = [window.percentile(p) if window.count else None for p in (0.5, 0.95, 0.99)]
+        users = runner.user_count if runner else 0
+        self.user_seconds += users * dt
         self.timeline.append(
             now,
             dt,
-            runner.user_count if runner else 0,
+            users,
             dn / dt,
             (fails - prev_fails) / dn if dn > 0 else 0.0,
             *pct,
@@ -167,6 +171,7 @@ class RunRecorder:
         )
         log.error("erpload: %s", text)
         self.timeline.mark_event(trip.at_s, text)
-        runner = self.env.runner
-        headless = getattr(self.env.parsed_options, "headless", True)
-        gevent.spawn(runner.quit if headless else runner.stop)
+        if getattr(self.env.parsed_options, "headless", True):
+            quit_headless_run(self.env)
+        else:
+            gevent.spawn(self.env.runner.stop)

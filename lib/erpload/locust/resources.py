@@ -10,7 +10,6 @@ at the end feeds the SLA extra metrics, summary.json `resources`, `memory_profil
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -24,45 +23,13 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from erpload.core.series import LIVE_POINTS, ProcessSeries, SaturationDetector, UnderDeliveryDetector
+from erpload.locust.resource_outputs import extra_metrics, live_view, order, write_artifacts
 from erpload.locust.samplers import HostSampler, ProcessSampler, PrometheusSampler
-from erpload.report.summary import write_atomic
 
 log = logging.getLogger("erpload")
 KEY = "resources"
 SUSTAIN_S = 10.0
 MAX_PENDING = 600  # worker-side samples kept if reports stall (bounded)
-
-
-def add_resource_options(parser: Any) -> None:
-    """--resource-interval, --target-pid, --target-metrics, --worker-cpu-limit (+ ERPLOAD_* env vars)."""
-    parser.add_argument(
-        "--resource-interval",
-        type=float,
-        default=1.0,
-        env_var="ERPLOAD_RESOURCE_INTERVAL",
-        include_in_web_ui=False,
-        help="seconds between resource samples in every process (default 1)",
-    )
-    parser.add_argument(
-        "--target-pid",
-        type=int,
-        default=0,
-        env_var="ERPLOAD_TARGET_PID",
-        help="PID of a local target process to monitor (CPU, RSS, leaks; children included)",
-    )
-    parser.add_argument(
-        "--target-metrics",
-        default="",
-        env_var="ERPLOAD_TARGET_METRICS",
-        help="Prometheus /metrics URL of the target (process_cpu_seconds_total, process_resident_memory_bytes)",
-    )
-    parser.add_argument(
-        "--worker-cpu-limit",
-        type=float,
-        default=90.0,
-        env_var="ERPLOAD_WORKER_CPU_LIMIT",
-        help="a load generator above this CPU %% for 10 s makes the run INVALID (default 90)",
-    )
 
 
 def _opt(env: Environment, name: str, default: Any) -> Any:
@@ -86,6 +53,7 @@ class ResourceMonitor:
         self.series: dict[str, ProcessSeries] = {}
         self.hosts: dict[str, dict[str, float]] = {}
         self.target: ProcessSampler | PrometheusSampler | None = None
+        self.target_error = ""  # why the latest target sample failed ("" after a good one)
         self.saturation = SaturationDetector(float(_opt(environment, "worker_cpu_limit", 90.0)), SUSTAIN_S)
         self.under: UnderDeliveryDetector | None = None
         self.warnings: list[str] = []
@@ -151,12 +119,12 @@ class ResourceMonitor:
         profile = self.run.profile
         closed = profile is not None and not profile.is_open
         if closed:
-            from erpload.profile.model import stage_plan
+            from erpload.profile import stage_plan
 
             self.under = UnderDeliveryDetector(stage_plan(profile))
         else:
             self.under = None
-        self.target = self._connect_target()
+        self.target, self.target_error = self._connect_target(), ""
         self.active = True
 
     def _connect_target(self) -> ProcessSampler | PrometheusSampler | None:
@@ -173,14 +141,18 @@ class ResourceMonitor:
     def _sample_target(self, t: float) -> None:
         if self.target is None:
             return
-        sample = self.target.sample()
+        sample = self.target.sample()  # bounded: a scrape has a total deadline (erpload.locust.samplers)
         if sample is None:
-            what = getattr(self.target, "last_error", "") or "process gone"
-            self._warn(f"target not sampled: {what}")
+            self.target_error = getattr(self.target, "last_error", "") or "process gone"
+            self._warn(f"target not sampled: {self.target_error}")
             return
-        where = self.target.url if isinstance(self.target, PrometheusSampler) else self.host
+        self.target_error = ""
+        where = self._target_where()
         pid = self.target.pid if isinstance(self.target, ProcessSampler) else None
         self.record("target", t, sample, where, pid, requests=self.env.stats.total.num_requests)
+
+    def _target_where(self) -> str:
+        return self.target.url if isinstance(self.target, PrometheusSampler) else self.host
 
     def on_payload(self, client_id: str, payload: Any) -> None:
         """Master: one worker's batch of samples."""
@@ -259,37 +231,22 @@ class ResourceMonitor:
 
     def live(self) -> dict[str, Any]:
         """The web UI's Resources tab data (series thinned to LIVE_POINTS)."""
-        procs = []
-        for key in sorted(self.series, key=_order):
-            s = self.series[key]
-            cpu, rss = s.series(LIVE_POINTS)
-            leak = s.leak()
-            procs.append(
-                {
-                    "key": key,
-                    "host": s.host,
-                    "cpu_percent": float(s.cpu[-1] if s.cpu else 0.0),
-                    "rss_mb": float(s.rss[-1] if s.rss else 0.0),
-                    "cpu_series": cpu,
-                    "rss_series": rss,
-                    "leak": {
-                        "verdict": leak.verdict,
-                        "slope_mb_per_min": _r(leak.slope_mb_per_min),
-                        "growth_pct": _r(leak.growth_pct),
-                    },
-                }
-            )
-        warnings = list(self.warnings) + [f"INVALID: {i['reason']}: {i['detail']}" for i in self.run.invalid]
-        return {"processes": procs, "warnings": warnings}
+        return live_view(self.series, self.warnings, self.run.invalid)
 
     def section(self) -> dict[str, Any]:
         """summary.json `resources`: per-process series + summaries, leak verdicts, hosts, warnings."""
         procs, leaks = [], []
-        for key in sorted(self.series, key=_order):
-            s = self.series[key]
+        series = dict(self.series)
+        if self.target is not None and "target" not in series:  # never sampled: still a row, unavailable
+            series["target"] = ProcessSeries("target", self._target_where(), None)
+        for key in sorted(series, key=order):
+            s = series[key]
             cpu, rss = s.series(LIVE_POINTS)
             leak = s.leak()
-            procs.append({**s.summary(), "cpu_series": cpu, "rss_series": rss})
+            row = {**s.summary(), "cpu_series": cpu, "rss_series": rss}
+            if key == "target":  # the final sample failed (or none worked): the row says so
+                row.update(available=not self.target_error, unavailable_reason=self.target_error)
+            procs.append(row)
             leaks.append({"key": key, **leak.to_dict()})
         return {
             "interval_s": self.interval,
@@ -313,90 +270,6 @@ class ResourceMonitor:
             write_artifacts(run.resources, Path(report_dir))
 
 
-def write_artifacts(section: dict[str, Any], out: Path) -> None:
-    """memory_profile.json and worker_resource_utilization.json from a `resources` section."""
-    leaks = {row["key"]: row for row in section.get("leaks", [])}
-    memory = {
-        "processes": [
-            {
-                "key": p["key"],
-                "host": p["host"],
-                "pid": p["pid"],
-                "baseline_mb": leaks.get(p["key"], {}).get("baseline_mb"),
-                "peak_mb": p["rss_peak_mb"],
-                "final_mb": p["rss_last_mb"],
-                "growth_pct": leaks.get(p["key"], {}).get("growth_pct"),
-                "leak": leaks.get(p["key"]),
-                "samples": p["rss_series"],
-            }
-            for p in section.get("processes", [])
-        ]
-    }
-    workers = {
-        "worker_cpu_limit_percent": section.get("worker_cpu_limit_percent"),
-        "workers": [
-            {
-                "key": p["key"],
-                "host": p["host"],
-                "pid": p["pid"],
-                "cpu_avg_percent": p["cpu_avg_percent"],
-                "cpu_max_percent": p["cpu_max_percent"],
-                "rss_last_mb": p["rss_last_mb"],
-                "rss_peak_mb": p["rss_peak_mb"],
-                "samples": [
-                    [c[0], c[1], r[1]] for c, r in zip(p["cpu_series"], p["rss_series"], strict=False)
-                ],
-            }
-            for p in section.get("processes", [])
-            if p["key"] != "target"
-        ],
-        "hosts": section.get("hosts", {}),
-    }
-    write_atomic(out / "memory_profile.json", json.dumps(memory, indent=1) + "\n")
-    write_atomic(out / "worker_resource_utilization.json", json.dumps(workers, indent=1) + "\n")
-
-
-def _order(key: str) -> tuple[int, int, str]:
-    head, _, tail = key.partition(":")
-    return ({"target": 0, "master": 1}.get(head, 2), int(tail) if tail.isdigit() else 0, key)
-
-
-def _r(v: float | None, nd: int = 3) -> float | None:
-    return None if v is None else round(v, nd)
-
-
-def _extra_metrics(mon: ResourceMonitor) -> dict[str, Any]:
-    """SLA extra metrics (fractions: 80 % CPU = 0.8 of one core); None when not measured."""
-
-    def target() -> ProcessSeries | None:
-        return mon.series.get("target")
-
-    def gens() -> list[ProcessSeries]:
-        return mon.generators()
-
-    def growth(s: ProcessSeries) -> float | None:
-        g = s.leak().growth_pct
-        return None if g is None else g / 100.0
-
-    def target_leak() -> bool | None:
-        s = target()
-        return None if s is None else s.leak().verdict == "leak"
-
-    return {
-        "target_cpu_max": lambda: None if target() is None else target().cpu_max / 100.0,  # type: ignore[union-attr]
-        "target_cpu_avg": lambda: None if target() is None else target().cpu_avg / 100.0,  # type: ignore[union-attr]
-        "target_memory_growth": lambda: None if target() is None else growth(target()),  # type: ignore[arg-type]
-        "target_leak": target_leak,
-        "worker_cpu_max": lambda: max((s.cpu_max / 100.0 for s in gens()), default=None),
-        "master_cpu_max": lambda: (
-            None if "master" not in mon.series else mon.series["master"].cpu_max / 100.0
-        ),
-        "worker_memory_growth": lambda: max(
-            (g for s in gens() if (g := growth(s)) is not None), default=None
-        ),
-    }
-
-
 def install_resources(environment: Environment, run: Any) -> ResourceMonitor:
     """Wire resource monitoring into this process (called from erpload.plugin.install)."""
     mon = ResourceMonitor(environment, run)
@@ -408,7 +281,7 @@ def install_resources(environment: Environment, run: Any) -> ResourceMonitor:
         environment.events.test_start.add_listener(mon.on_test_start)
         run.finalizers.append(mon.finalize)
         run.live_resources = mon.live
-        run.extra_providers.update(_extra_metrics(mon))
+        run.extra_providers.update(extra_metrics(mon))
     # sample only while a run is on, so a thrown-away Environment leaves no greenlet behind
     environment.events.test_start.add_listener(mon.start_sampling)
     environment.events.test_stop.add_listener(mon.stop_sampling)

@@ -3,10 +3,15 @@
 psutil semantics: process CPU % is per core (100 = one full core, 200 = two) measured since the
 previous call, so every sampler primes `cpu_percent()` once when created; reads go through
 `oneshot()` so one sample costs a handful of /proc reads. No Locust import here.
+
+Every network read has a TOTAL deadline, not only a per-read timeout: an endpoint that trickles a
+byte a second never lets a per-read timeout fire and would hold the sampler (and, for the final
+sample at the end of a run, the whole verdict) forever. See `fetch_text`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -15,6 +20,47 @@ import psutil
 
 log = logging.getLogger(__name__)
 MB = 1024.0 * 1024.0
+SCRAPE_MAX_BYTES = 4 * 1024 * 1024  # a /metrics page is a few KiB; anything this big is not one
+CHUNK = 64 * 1024
+
+
+class ScrapeError(Exception):
+    """A scrape that did not complete within its deadline or byte cap."""
+
+
+def fetch_text(url: str, deadline_s: float, max_bytes: int = SCRAPE_MAX_BYTES) -> str:
+    """GET `url`; the whole exchange (connect, headers, body) within `deadline_s` and `max_bytes`.
+
+    Two bounds, so neither depends on the other: the body is read in `read1` calls (each returns
+    what one socket read gave, so a trickle cannot keep one call busy) with the deadline checked
+    after each; and, when sockets are gevent's (every Locust process), a `gevent.Timeout` around
+    the whole exchange also ends a connect or header phase that outlasts the deadline.
+    """
+    import requests
+
+    deadline = time.monotonic() + deadline_s
+    body = bytearray()
+    with _hard_deadline(deadline_s), requests.get(url, timeout=deadline_s, stream=True) as r:
+        r.raise_for_status()
+        while chunk := r.raw.read1(CHUNK, decode_content=True):
+            body += chunk
+            if len(body) > max_bytes:
+                raise ScrapeError(f"answer larger than {max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise ScrapeError(f"answer not complete within {deadline_s:g}s ({len(body)} bytes so far)")
+        encoding = r.encoding or "utf-8"
+    return body.decode(encoding, errors="replace")
+
+
+def _hard_deadline(seconds: float) -> Any:
+    """gevent.Timeout over the whole exchange when the socket module is gevent's; else nothing."""
+    try:
+        from gevent import Timeout, monkey
+    except ImportError:  # pragma: no cover - gevent comes with Locust
+        return contextlib.nullcontext()
+    if not monkey.is_module_patched("socket"):
+        return contextlib.nullcontext()
+    return Timeout(seconds, ScrapeError(f"no complete answer within {seconds:g}s"))
 
 
 class ProcessSampler:
@@ -155,21 +201,20 @@ def _rate(now: Any, before: Any, attr: str, dt: float) -> float:
 class PrometheusSampler:
     """CPU % and RSS of a remote process from its Prometheus text endpoint (process_* collector metrics)."""
 
-    def __init__(self, url: str, timeout: float = 2.0) -> None:
+    def __init__(self, url: str, timeout: float = 2.0) -> None:  # timeout: total, per scrape
         self.url = url
         self.timeout = timeout
         self._prev: tuple[float, float] | None = None  # (monotonic time, cpu seconds)
         self.last_error = ""
 
     def sample(self) -> dict[str, float] | None:
-        """One sample ({cpu_percent, rss_mb} + threads/fds when exposed); None if the scrape failed."""
-        import requests
+        """One sample ({cpu_percent, rss_mb} + threads/fds when exposed); None if the scrape failed.
 
+        Takes at most `timeout` seconds in all (see `fetch_text`), however slowly the endpoint answers.
+        """
         try:
-            r = requests.get(self.url, timeout=self.timeout)
-            r.raise_for_status()
-            values = parse_process_metrics(r.text)
-        except Exception as e:  # an unreachable endpoint is a gap in the series, not a crash
+            values = parse_process_metrics(fetch_text(self.url, self.timeout))
+        except Exception as e:  # an unreachable or too slow endpoint is a gap in the series, not a crash
             self.last_error = f"{type(e).__name__}: {e}"
             return None
         return self.from_values(values, time.monotonic())

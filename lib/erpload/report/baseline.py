@@ -1,6 +1,7 @@
 """Compare a run with a baseline run, endpoint by endpoint (pure): backs --baseline and `erpload compare`.
 
-    comparison = compare(json.load(open("new/summary.json")), json.load(open("base/summary.json")))
+    base = load_baseline("base/summary.json")          # before any load: ConfigError (exit 2) if unusable
+    comparison = compare(load_baseline("new/summary.json", "current"), base)
     print(render_table(comparison, fmt="text"))        # or "markdown"
     exit_code = ExitCode.SLA_BREACHED if comparison.regressions else ExitCode.PASS
     summary.baseline = comparison.to_dict()            # reports render it via Comparison.from_dict
@@ -12,12 +13,17 @@ absolute (so 0 -> 0.01 % is noise, not a regression). The aggregate row is compa
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+from erpload.core.errors import ConfigError, Problem
 from erpload.core.units import fmt_num, fmt_value
-from erpload.report.summary import EndpointSummary, RunSummary
+from erpload.report.model import EndpointSummary, RunSummary
+from erpload.report.summary_check import FIX, summary_problems
 
 METRICS = ("p95", "p99", "rps", "error_rate")
 _KIND = {"p95": "latency", "p99": "latency", "rps": "rps", "error_rate": "rate"}
@@ -102,6 +108,37 @@ class Comparison:
             endpoints,
             **{k: data[k] for k in keys if k in data},
         )
+
+
+def load_baseline(path: str | os.PathLike[str], role: str = "baseline") -> dict[str, Any]:
+    """Read and check a summary.json; ConfigError (exit 2) naming the file / JSON field otherwise."""
+    p = Path(path)
+    source = f"the {role} {p}"
+    try:
+        text = p.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        hint = f"Did you mean {p / 'summary.json'}?" if (p / "summary.json").is_file() else FIX
+        raise ConfigError(source, [Problem(str(p), "is a directory, not a summary.json", hint)]) from None
+    except FileNotFoundError:
+        raise ConfigError(source, [Problem(str(p), "no such file", FIX)]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ConfigError(source, [Problem(str(p), f"cannot be read: {why}", FIX)]) from None
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except ValueError as e:
+        where = f"{p}:{e.lineno}:{e.colno}" if isinstance(e, json.JSONDecodeError) else str(p)
+        what = f"not valid JSON: {e.msg}" if isinstance(e, json.JSONDecodeError) else str(e)
+        empty = " (the file is empty)" if not text.strip() else ""
+        raise ConfigError(source, [Problem(where, what + empty, FIX)]) from None
+    problems = summary_problems(data)
+    if problems:
+        raise ConfigError(source, problems)
+    return data
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"not valid JSON: {name} is not a JSON number")
 
 
 def _relative(base: float | None, cur: float | None) -> float | None:

@@ -13,7 +13,6 @@ these names with the grammar's.
 
 from __future__ import annotations
 
-import difflib
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -22,9 +21,10 @@ from typing import Any
 from erpload.core.errors import ExitCode
 from erpload.core.histogram import bucket_bound
 from erpload.core.snapshot import RequestStats, Snapshot
-from erpload.core.units import fmt_bound, fmt_value
-from erpload.sla.grammar import HTTP_METHODS, Rule
+from erpload.core.units import closest, fmt_bound, fmt_value
+from erpload.sla.grammar import Rule
 from erpload.sla.metrics import metric_spec, percentile_of
+from erpload.sla.terms import HTTP_METHODS
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
@@ -53,7 +53,7 @@ def _closest_request(got: str, snap: Snapshot) -> str | None:
     """Closest known label, judged on the path (a shared "GET /" must not make any two names close)."""
     method, _, name = got.partition(" ") if got.split(" ", 1)[0] in HTTP_METHODS else ("", "", got)
     names = sorted({s.name for s in snap.requests.values()})
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    close = closest(name, names, n=3)
     labels = [s for s in snap.requests.values() if s.name in close]
     labels.sort(key=lambda s: (close.index(s.name), s.method != method, s.method))
     return labels[0].label if labels else None
@@ -63,8 +63,7 @@ def _no_samples(rule: Rule, snap: Snapshot) -> str:
     """Why a scope has no data, with the known names and a did-you-mean."""
     if rule.scope == "role":
         known, what, q = sorted(snap.roles), "roles", ""
-        close = difflib.get_close_matches(rule.scope_value, known, n=1, cutoff=0.6)
-        guess = close[0] if close else None
+        guess = next(iter(closest(rule.scope_value, known)), None)
     elif rule.scope == "request":
         known, what, q = snap.labels(), "requests", '"'
         guess = _closest_request(rule.scope_value, snap)

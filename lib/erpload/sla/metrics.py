@@ -34,7 +34,7 @@ METRICS: dict[str, MetricSpec] = {
     "failures": MetricSpec("count", "request", "number of failed requests"),
 }
 _EXAMPLE_PERCENTILES = ("p50", "p75", "p90", "p95", "p99", "p99.9")
-PERCENTILE_RE = re.compile(r"p(\d{1,3}(?:\.\d+)?)")
+PERCENTILE_RE = re.compile(r"p([0-9]{1,3}(?:\.[0-9]{1,12})?)")  # ASCII digits, bounded
 
 
 def register_metric(name: str, kind: str, help: str = "") -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -12,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from erpload.core.errors import ConfigError, Problem
+from erpload.core.units import did_you_mean
 
 ROLE_KEYS: tuple[str, ...] = ("admin", "ppic", "cutting", "sewing", "finishing", "qc", "warehouse")
 # role key -> (username prefix, digits, count), as in the contract's Roles table (docs/erp-api.md)
@@ -98,6 +98,32 @@ class CredentialPool:
         return accounts[(max(worker, 0) + k * max(workers, 1)) % len(accounts)]
 
 
+def check_roles(pool: CredentialPool, needs: Mapping[str, str]) -> None:
+    """Fail before any login when the pool lacks a key a role needs; `needs`: user class -> credential key.
+
+    Raises one ConfigError naming every missing key and the classes that need it (a run would
+    otherwise send no load for those roles and report their LOGIN failures as the target's).
+    """
+    missing: dict[str, list[str]] = {}
+    for cls_name, key in sorted(needs.items()):
+        if key and pool.size(key) == 0:
+            missing.setdefault(key, []).append(cls_name)
+    if not missing:
+        return
+    have = ", ".join(sorted(k for k in ROLE_KEYS if pool.size(k))) or "none"
+    raise ConfigError(
+        pool.source,
+        [
+            Problem(
+                key,
+                f"no accounts for role key '{key}', needed by {', '.join(classes)} (keys with accounts: {have})",
+                f"Add '{key}: [{{username: ..., password: ...}}]' to it, or take those roles out of the profile",
+            )
+            for key, classes in sorted(missing.items())
+        ],
+    )
+
+
 def seeded_accounts(password: str) -> dict[str, list[Credential]]:
     """The reference ERP's seeded accounts (cutting001 ... cutting100, ...), all with `password`."""
     secret = Secret(password)
@@ -117,8 +143,7 @@ def parse_accounts(data: object, source: str) -> dict[str, list[Credential]]:
     out: dict[str, list[Credential]] = {}
     for role, entries in data.items():
         if role not in ROLE_KEYS:
-            close = difflib.get_close_matches(str(role), ROLE_KEYS, n=1)
-            hint = f"Did you mean '{close[0]}'? " if close else ""
+            hint = did_you_mean(str(role), ROLE_KEYS)
             problems.append(
                 Problem(str(role), f"unknown role key '{role}'", f"{hint}Known: {', '.join(ROLE_KEYS)}")
             )

@@ -32,6 +32,15 @@ def is_loopback(host: str) -> bool:
     return host in LOOPBACK or host.startswith("127.")
 
 
+def is_authorized(web_ui: Any) -> bool:
+    """True without a login; with one, only for a logged-in user (others are left to login_required)."""
+    if not getattr(web_ui, "web_login", False):
+        return True
+    from flask_login import current_user
+
+    return bool(getattr(current_user, "is_authenticated", False))
+
+
 class _User(UserMixin):
     def __init__(self, name: str) -> None:
         self.id = name

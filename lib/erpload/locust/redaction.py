@@ -1,0 +1,130 @@
+"""Redact once, where an error is recorded, so every sink (stats, CSV, HTML, web UI, reports, logs) inherits it.
+
+`EventHook.fire` calls each listener with its own copy of the keyword arguments, so a listener
+cannot hand the others a different `exception`; and Locust's stats listener is registered in
+`Runner.__init__`, before any plugin runs. So `install_redaction` wraps the `fire` of the
+`request` and `user_error` hooks themselves: every listener (Locust's stats, erpload's per-role
+stats, a worker's report to the master) receives the redacted equivalent. Log records get the same
+treatment through a filter on every handler (Locust's console tables, tracebacks, DEBUG lines).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from typing import Any
+
+from locust.env import Environment
+from locust.exception import CatchResponseError
+
+from erpload.core import redact as core
+from erpload.users.credentials import pool
+
+__all__ = ["RedactedError", "install_redaction", "redact_exception", "register_known_secrets"]
+
+log = logging.getLogger(__name__)
+SECRET_ENVS = ("ERP_SEED_PASSWORD", "ERPLOAD_WEB_PASSWORD")
+
+
+class RedactedError(Exception):
+    """Stands in for an exception whose text held a secret: same repr and str, secrets replaced."""
+
+    def __init__(self, text: str, rep: str) -> None:
+        super().__init__(text)
+        self._repr = rep
+
+    def __repr__(self) -> str:
+        return self._repr
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def redact_exception(exc: Any) -> Any:
+    """`exc` itself if its text holds nothing to hide, else an equivalent whose repr/str are redacted."""
+    if exc is None:
+        return None
+    if isinstance(exc, str):
+        return core.redact(exc)
+    if isinstance(exc, CatchResponseError):  # Locust's error table shows args[0] of these
+        text = str(exc.args[0]) if exc.args else ""
+        clean = core.redact(text)
+        return exc if clean == text else CatchResponseError(clean)
+    rep, text = repr(exc), str(exc)
+    clean_rep, clean_text = core.redact(rep), core.redact(text)
+    if clean_rep == rep and clean_text == text:
+        return exc
+    return RedactedError(clean_text, clean_rep)
+
+
+def _wrap_fire(hook: Any, field: str) -> None:
+    """Make `hook.fire` hand every listener a redacted `field` (idempotent; the global hook is shared)."""
+    if getattr(hook, "_erpload_redacting", False):
+        return
+    original = hook.fire
+
+    def fire(*, reverse: bool = False, **kwargs: Any) -> Any:
+        if kwargs.get(field) is not None:
+            try:
+                kwargs[field] = redact_exception(kwargs[field])
+            except Exception:  # never lose the event; never show what could not be checked
+                log.exception("erpload: redacting a %s failed; its text is withheld", field)
+                kwargs[field] = RedactedError("error text withheld (redaction failed)", "RedactedError()")
+        return original(reverse=reverse, **kwargs)
+
+    hook.fire = fire
+    hook._erpload_redacting = True
+
+
+class RedactingFilter(logging.Filter):
+    """Redact every log record's message, traceback and stack before a handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+            clean = core.redact(message)
+            if clean != message:
+                record.msg, record.args = clean, None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            if record.exc_text:
+                record.exc_text = core.redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = core.redact(record.stack_info)
+        except Exception:
+            record.msg, record.args, record.exc_info, record.exc_text = "log line withheld", None, None, None
+        return True
+
+
+def _filter_handlers() -> None:
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    for lg in loggers:
+        for handler in lg.handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter())
+
+
+def register_known_secrets(environ: Any = None) -> int:
+    """Register the credential pool's passwords and the secret ERPLOAD/ERP environment variables."""
+    environ = os.environ if environ is None else environ
+    for name in SECRET_ENVS:
+        core.add_secret(environ.get(name) or None)
+    try:
+        accounts = getattr(pool(), "_accounts", {})  # TODO(lead): a public CredentialPool.secrets()
+        for creds in accounts.values():
+            for cred in creds:
+                core.add_secret(cred.password.reveal())
+    except Exception as e:  # a bad credentials file is reported (exit 2) by the plugin, not here
+        log.debug("erpload: credential pool not readable for redaction: %r", e)
+    return core.default.known()
+
+
+def install_redaction(environment: Environment) -> None:
+    """Redact every recorded request failure, user error and log line of this process (idempotent)."""
+    register_known_secrets()
+    _wrap_fire(environment.events.request, "exception")
+    _wrap_fire(environment.events.user_error, "exception")
+    _filter_handlers()

@@ -1,0 +1,63 @@
+"""Open-model pacing as a wait_time wrapper (the locust-plugins way: a function of the user, set on the class).
+
+`paced(between(3, 8))` waits for an arrival token while the profile's open model is active (then the
+next iteration starts at once) and otherwise returns the wrapped think time, or the run's
+ERPLOAD_THINK_TIME override. `ErpUser` wraps every subclass's own `wait_time` with it.
+
+The tokens come from whatever `erpload.locust.arrival.install_arrival` attached to the user's
+Environment as `environment.erpload_arrival` (anything with `take(user) -> bool`): this package sits
+below erpload.locust and never imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopTest, StopUser
+
+from erpload.users.settings import current
+
+log = logging.getLogger(__name__)
+PACER_ATTR = "erpload_arrival"  # the Environment attribute erpload.locust.arrival sets
+CONTROL = (StopUser, StopTest, InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately)
+WaitTime = Callable[[Any], float]
+
+
+def paced(wait_time: WaitTime) -> WaitTime:
+    """Wrap a wait_time: 0 s after an open-model token, else the run's think-time override or `wait_time`."""
+    if getattr(wait_time, "erpload_paced", False):
+        return wait_time
+
+    def wait(user: Any) -> float:
+        if _took_token(user):
+            return 0.0
+        think = current().think_time
+        if think is not None:
+            return think[0] + random.random() * (think[1] - think[0])
+        return wait_time(user)
+
+    wait.erpload_paced = True  # type: ignore[attr-defined]
+    wait.wrapped = wait_time  # type: ignore[attr-defined]
+    wait.__doc__ = f"paced({getattr(wait_time, '__qualname__', wait_time)!s})"
+    return wait
+
+
+def _took_token(user: Any) -> bool:
+    """Block for a token while the open model is active (True); False at once otherwise."""
+    pacer = getattr(getattr(user, "environment", None), PACER_ATTR, None)
+    if pacer is None:
+        return False
+    try:
+        return bool(pacer.take(user))
+    except CONTROL:
+        raise
+    except Exception as e:  # a pacing bug must not kill the user: count it, fall back to think time
+        report = getattr(user, "_suite_error", None)
+        if report is not None:
+            report("wait_for_token", e)
+        else:
+            log.exception("erpload: open-model pacing failed for %s", type(user).__name__)
+        return False
