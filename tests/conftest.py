@@ -9,6 +9,8 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import json  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -17,6 +19,22 @@ import pytest  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers import AppTarget, Proc, Target, copy_db, seed_db  # noqa: E402
+
+# Seconds spent per test file (setup + call + teardown), written where tests/parallel.py asks, so the
+# next run's slices are balanced by what each file really cost.
+_TIMES_FILE = os.environ.get("ERPLOAD_TEST_TIMES", "")
+_file_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if _TIMES_FILE:
+        path = report.nodeid.split("::", 1)[0]
+        _file_seconds[path] = _file_seconds.get(path, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _TIMES_FILE and _file_seconds:
+        Path(_TIMES_FILE).write_text(json.dumps(_file_seconds, indent=1, sort_keys=True))
 
 
 @pytest.fixture(scope="session")

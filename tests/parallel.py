@@ -12,6 +12,8 @@ ordinary pytest run, and the closing line sums them: "N passed, M failed".
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import subprocess
 import sys
@@ -78,10 +80,27 @@ def collect(extra: list[str]) -> dict[str, int]:
     return files
 
 
+MEASURED = ROOT / ".pytest-file-seconds.json"  # the last run's seconds per file (not committed)
+
+
+def measured() -> dict[str, float]:
+    """Seconds per file from the last run here (conftest writes them), or {} on a fresh clone."""
+    try:
+        data = json.loads(MEASURED.read_text())
+    except (OSError, ValueError):
+        return {}
+    return (
+        {k: float(v) for k, v in data.items() if isinstance(v, int | float)} if isinstance(data, dict) else {}
+    )
+
+
 def split(files: dict[str, int], jobs: int) -> list[list[str]]:
-    """Greedy longest-first assignment of files to `jobs` slices by estimated cost."""
+    """Greedy longest-first assignment of files to `jobs` slices by cost: last run here, else FILE_SECONDS."""
+    last = measured()
 
     def cost(path: str) -> float:
+        if path in last:
+            return last[path]
         if path in FILE_SECONDS:
             return FILE_SECONDS[path]
         tier = next((t for t in COST if f"/{t}/" in f"/{path}"), "integration")
@@ -92,6 +111,20 @@ def split(files: dict[str, int], jobs: int) -> list[list[str]]:
         i = min(range(jobs), key=lambda k: slices[k][0])
         slices[i] = (slices[i][0] + cost(path), slices[i][1] + [path])
     return [paths for _, paths in slices if paths]
+
+
+def record_times(slices: int) -> None:
+    """Merge the slices' seconds per file into MEASURED (kept across runs, updated file by file)."""
+    merged = measured()
+    for i in range(slices):
+        part = ROOT / f".pytest-times-{i}.json"
+        try:
+            merged.update(json.loads(part.read_text()))
+        except (OSError, ValueError):
+            pass
+        part.unlink(missing_ok=True)
+    if merged:
+        MEASURED.write_text(json.dumps({k: round(v, 1) for k, v in sorted(merged.items())}, indent=1))
 
 
 def closing_line(passed: int, failed: int, skipped: int = 0) -> str:
@@ -115,7 +148,10 @@ def main() -> int:
     for i, paths in enumerate(split(files, ns.jobs)):
         log = open(ROOT / f".pytest-slice-{i}.log", "w")  # noqa: SIM115 (closed below)
         cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *options, *paths]
-        procs.append((i, paths, log, subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)))
+        env = {**os.environ, "ERPLOAD_TEST_TIMES": str(ROOT / f".pytest-times-{i}.json")}
+        procs.append(
+            (i, paths, log, subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env))
+        )
     totals: dict[str, int] = {}
     worst = 0
     for i, paths, log, proc in procs:
@@ -130,6 +166,7 @@ def main() -> int:
             totals[key] = totals.get(key, 0) + int(n)
         worst = max(worst, rc)
         (ROOT / f".pytest-slice-{i}.log").unlink(missing_ok=True)
+    record_times(len(procs))
     passed, failed = totals.get("passed", 0), totals.get("failed", 0) + totals.get("errors", 0)
     # Everything but the test count goes on earlier lines: CI reads the last line as exactly
     # "N passed, M failed" with an optional ", K skipped".

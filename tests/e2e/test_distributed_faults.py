@@ -13,97 +13,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import FAST_THINK, PY, ROOT, Proc, Target, free_port, load_summary
-
-pytestmark = pytest.mark.e2e
-
-ROLES = (
-    "{CuttingOperator: 1, SewingOperator: 1, FinishingOperator: 1, QcInspector: 1, PpicPlanner: 1, "
-    "WarehouseClerk: 1, Admin: 1}"
+from helpers import (
+    Cluster,
+    Proc,
+    Target,
+    free_port,
+    load_summary,
+    locust,
+    write_profile,
 )
 
-
-def write_profile(
-    tmp: Path, name: str, steady_s: int, sla: str = '  - p95 of "GET /dashboard" < 2s\n'
-) -> Path:
-    """A profile with every role once: a 3 s ramp, then `steady_s` seconds steady."""
-    path = tmp / f"{name}.yaml"
-    path.write_text(
-        f"name: {name}\ndescription: e2e distributed faults.\nroles: {ROLES}\nstages:\n"
-        f"  - {{name: ramp, duration: 3s, users: 7, spawn_rate: 7}}\n"
-        f"  - {{name: hold, duration: {steady_s}s, users: 7}}\nsla:\n{sla}"
-    )
-    return path
-
-
-def locust(*args: str, name: str, tmp: Path, env: dict[str, str] | None = None) -> Proc:
-    return Proc(
-        [PY, "-m", "locust", "-f", str(ROOT / "locustfiles"), *args],
-        env={**FAST_THINK, **(env or {})},
-        name=name,
-        log_dir=tmp,
-    )
-
-
-class Cluster:
-    """A headless master and N worker processes on a free master port (loopback only)."""
-
-    def __init__(
-        self,
-        tmp: Path,
-        url: str,
-        profile: Path,
-        workers: int = 2,
-        *master_extra: str,
-        expect: int | None = None,
-        worker_extra: tuple[str, ...] = (),
-        env: dict[str, str] | None = None,
-    ):
-        self.port = free_port()
-        self.report_dir = tmp / "reports"
-        self.master = locust(
-            "--headless",
-            "--only-summary",
-            "--load-profile",
-            str(profile),
-            "-H",
-            url,
-            "--report-dir",
-            str(self.report_dir),
-            "--master",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            str(self.port),
-            "--expect-workers",
-            str(expect or workers),
-            "--expect-workers-max-wait",
-            "60",
-            *master_extra,
-            name="master",
-            tmp=tmp,
-            env=env,
-        )
-        self.workers = [
-            locust(
-                "--worker",
-                "--master-host",
-                "127.0.0.1",
-                "--master-port",
-                str(self.port),
-                *worker_extra,
-                name=f"worker{i}",
-                tmp=tmp,
-                env=env,
-            )
-            for i in range(workers)
-        ]
-
-    def wait_steady(self) -> None:
-        self.master.expect(r"stage 2/2 'hold'", timeout=90)
-
-    def outputs(self) -> list[str]:
-        return [self.master.output] + [w.output for w in self.workers]
+pytestmark = pytest.mark.e2e
 
 
 def no_traceback(*procs: Proc) -> None:

@@ -2,59 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import PY, ROOT, Proc, Target
+from helpers import (
+    PROFILES,
+    Proc,
+    Target,
+    load_summary,
+    request_count,
+    run_locust,
+    sla_by_rule,
+)
 
 pytestmark = pytest.mark.e2e
-
-PROFILES = Path(__file__).parent / "profiles"
-FAST_THINK = {"ERPLOAD_THINK_TIME": "0.1,0.5"}
-
-
-def run_locust(
-    tmp: Path, url: str, profile: Path, *extra: str, name: str = "locust", timeout: float = 120
-) -> tuple[int, Proc, Path]:
-    """Run `locust -f locustfiles/ --headless --load-profile ...` to completion; return (rc, proc, report dir)."""
-    report_dir = tmp / f"{name}-reports"
-    proc = Proc(
-        [
-            PY,
-            "-m",
-            "locust",
-            "-f",
-            str(ROOT / "locustfiles"),
-            "--headless",
-            "--only-summary",
-            "--load-profile",
-            str(profile),
-            "-H",
-            url,
-            "--report-dir",
-            str(report_dir),
-            *extra,
-        ],
-        env=FAST_THINK,
-        name=name,
-        log_dir=tmp,
-    )
-    return proc.wait(timeout), proc, report_dir
-
-
-def load_summary(report_dir: Path) -> dict:
-    for f in ("summary.json", "junit.xml", "summary.md", "report.html"):
-        assert (report_dir / f).is_file(), f"{f} missing in {report_dir}"
-    return json.loads((report_dir / "summary.json").read_text())
-
-
-def sla_by_rule(summary: dict) -> dict[str, dict]:
-    return {row["rule"]: row for row in summary["sla"]}
 
 
 @pytest.fixture(scope="module")
@@ -139,25 +102,12 @@ def test_typo_in_request_name_fails_as_no_data(target: Target, tmp_path: Path):
     assert "no samples" in rule["detail"] and "GET /dashboard" in rule["detail"], rule["detail"]
 
 
-def _request_count(url: str) -> float:
-    text = requests.get(url + "/metrics", timeout=5).text
-    total = 0.0
-    for fam in text_string_to_metric_families(text):
-        for sample in fam.samples:
-            if sample.name == "erp_http_requests_total" and sample.labels.get("path") not in (
-                "/metrics",
-                "/health",
-            ):
-                total += sample.value
-    return total
-
-
 def test_invalid_profile_exits_2_and_sends_nothing(tmp_path: Path):
     fresh = Target(tmp_path, name="untouched")
     try:
-        before = _request_count(fresh.url)
+        before = request_count(fresh.url)
         rc, proc, rep = run_locust(tmp_path, fresh.url, PROFILES / "broken.yaml", timeout=60)
-        after = _request_count(fresh.url)
+        after = request_count(fresh.url)
     finally:
         fresh.stop()
     assert rc == 2, proc.tail()
@@ -226,7 +176,7 @@ def test_credentials_without_the_profiles_roles_exit_2_before_any_login(tmp_path
     fresh = Target(tmp_path, name="no-login")
     rep = tmp_path / "creds-reports"
     try:
-        before = _request_count(fresh.url)
+        before = request_count(fresh.url)
         proc = locust(
             "--headless",
             "--only-summary",
@@ -241,7 +191,7 @@ def test_credentials_without_the_profiles_roles_exit_2_before_any_login(tmp_path
             env={"ERPLOAD_CREDENTIALS": str(creds)},
         )
         rc = proc.wait(60)
-        after = _request_count(fresh.url)
+        after = request_count(fresh.url)
     finally:
         fresh.stop()
     assert rc == 2, proc.tail()

@@ -33,6 +33,8 @@ def test_good_hosts_pass_without_trailing_slash(url: str, normalised: str) -> No
         ("http://erp:0", "port 0 is out of range", "1-65535"),
         ("http://erp:65536", "port 65536 is out of range", "1-65535"),
         ("http://erp:", "port '' is not a number", "1-65535"),
+        ("http://erp:\u00b2", "port '\u00b2' is not a number", "1-65535"),  # "²".isdigit() is True
+        ("http://erp:" + "9" * 5000, "is not a number", "1-65535"),  # int() of 5000 digits raises
         ("http://:8000", "has no host name", "scheme://host[:port]"),
         ("http://[::1", "is not a URL", "scheme://host[:port]"),
         ("localhost:8000", "has no scheme", "http://localhost:8000"),

@@ -147,7 +147,7 @@ def test_unreadable_and_unparseable_files(tmp_path: Path) -> None:
         cr.load_file(tmp_path / "missing.yaml")
     assert "cannot read it" in str(e.value) and "missing.yaml" in str(e.value)
     text = _problems(tmp_path, "qc:\n  - {username: a, password: b\n  - x: : y\n")
-    assert "invalid YAML" in text and "line 3" in text
+    assert "YAML syntax error" in text and "line 3" in text
     assert "invalid JSON" in _problems(tmp_path, '{"qc": [}', "c.json")
     assert "top level must be a mapping (got list)" in _problems(tmp_path, "- a\n- b\n")
 
@@ -181,3 +181,17 @@ def test_check_roles_names_every_missing_key_and_who_needs_it() -> None:
     assert "no accounts for role key 'ppic', needed by PpicPlanner, Supervisor" in text
     assert "keys with accounts: admin, qc" in text and "'admin'" not in text.split("keys with")[0]
     assert [p.where for p in e.value.problems] == ["cutting", "ppic"]
+
+
+def test_credentials_yaml_is_read_within_bounds(tmp_path: Path) -> None:
+    """Duplicate keys and an anchor bomb are configuration errors, not a silent pick or an exhausted generator."""
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("admin: [{username: a, password: b}]\nadmin: [{username: c, password: d}]\n")
+    with pytest.raises(ConfigError, match="duplicate key 'admin'"):
+        cr.load_file(dup)
+    rows = ["a: &a [1,1,1,1,1,1,1,1,1,1]"]
+    rows += [f"{n}: &{n} [{', '.join(['*' + p] * 10)}]" for p, n in zip("abcdef", "bcdefg", strict=True)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(rows) + "\n")  # 10**7 values once expanded
+    with pytest.raises(ConfigError, match="anchor bomb"):
+        cr.load_file(bomb)

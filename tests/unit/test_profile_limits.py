@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from erpload.core.errors import Problem
+from erpload.core.safeyaml import load_yaml_text
 from erpload.profile import (
     KB_PER_USER,
     check_memory,
@@ -25,7 +26,6 @@ from erpload.profile import (
     validate_profile_file,
 )
 from erpload.profile.load import ALLOW
-from erpload.profile.safeyaml import load_yaml_text
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = "name: limits\ndescription: d\nroles: {Admin: 1}\n"

@@ -69,3 +69,15 @@ def test_html_section_has_table_and_charts_per_process_and_escapes():
     assert "<polyline" in html  # the target has points; the worker's empty series says "no data"
     assert "no data" in html
     assert html_section({"processes": []}) == ""
+
+
+def test_an_unavailable_target_row_says_so_with_the_reason():
+    res = {
+        **RES,
+        "processes": [{**RES["processes"][0], "available": False, "unavailable_reason": "deadline 2 s"}],
+    }
+    text = "\n".join(markdown_lines(res, _table))
+    assert "| target (unavailable) | erp-1 |" in text
+    assert "- **target unavailable**: deadline 2 s" in text
+    assert "target (unavailable)" in html_section(res)
+    assert "unavailable" not in "\n".join(markdown_lines(RES, _table)).replace("target not sampled", "")

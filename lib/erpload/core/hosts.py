@@ -14,6 +14,7 @@ import re
 from urllib.parse import urlsplit
 
 from erpload.core.errors import ConfigError, Problem
+from erpload.core.units import preview
 
 __all__ = ["HOST_SOURCES", "check_host"]
 
@@ -28,8 +29,8 @@ def _port_problem(netloc: str, where: str) -> Problem | None:
     if m is None:
         return None
     text = m.group(1)
-    if not text.isdigit():
-        return Problem(where, f"port {text!r} is not a number", f"Give a port in 1-65535, {EXAMPLE}")
+    if not re.fullmatch(r"[0-9]{1,5}", text):  # ASCII only: "²".isdigit() is True; 5000 digits never int()
+        return Problem(where, f"port {preview(text)} is not a number", f"Give a port in 1-65535, {EXAMPLE}")
     if not 1 <= int(text) <= 65535:
         return Problem(where, f"port {text} is out of range", f"Give a port in 1-65535, {EXAMPLE}")
     return None

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from erpload.core.errors import ConfigError, Problem
+from erpload.core.safeyaml import read_yaml_file
 from erpload.profile.model import DEFAULT_BACKLOG, DEFAULT_DROPPED, Allow, Options, Profile, Stage
 from erpload.profile.plan import stage_plan
-from erpload.profile.safeyaml import read_yaml_file
 from erpload.profile.schema import Checker
 from erpload.profile.stages import check_ramps, check_stages
 

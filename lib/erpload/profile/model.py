@@ -31,7 +31,7 @@ linearly from the previous stage's value (k6 semantics, Locust words); docs/prof
     faults: [{at: 20s, action: outage, duration: 5s}]   scheduled faults (erpload.core.faultplan)
     hot_skus: [FAB-000001, FAB-000002]  stock adjustments pick from these only (lost-update check)
 
-The file itself is read within bounds (erpload.profile.safeyaml): at most 1 MiB, 32 levels deep,
+The file itself is read within bounds (erpload.core.safeyaml): at most 1 MiB, 32 levels deep,
 no duplicate keys, numbers of at most 30 digits, aliases expanding to at most 100,000 values.
 """
 

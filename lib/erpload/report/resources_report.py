@@ -38,7 +38,7 @@ def rows(resources: Mapping[str, Any]) -> list[list[str]]:
         leak = leaks.get(p.get("key"), {})
         out.append(
             [
-                str(p.get("key")),
+                str(p.get("key")) + ("" if p.get("available", True) else " (unavailable)"),
                 str(p.get("host") or ""),
                 _num(p.get("cpu_avg_percent"), suffix="%"),
                 _num(p.get("cpu_max_percent"), suffix="%"),
@@ -58,6 +58,11 @@ def markdown_lines(resources: Mapping[str, Any] | None, table: Any) -> list[str]
     if not resources or not resources.get("processes"):
         return []
     out = ["## Resources (CPU: 100% = one core)", "", *table(HEADER, rows(resources))]
+    out += [
+        f"- **{p.get('key')} unavailable**: {p.get('unavailable_reason') or 'no sample'}"
+        for p in resources.get("processes") or ()
+        if not p.get("available", True)
+    ]
     out += [f"> {w}" for w in (resources.get("warnings") or [])[:10]]
     return [*out, ""]
 

@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from erpload.core.domain import CREDENTIAL_KEYS
 from erpload.core.errors import ConfigError, Problem
+from erpload.core.safeyaml import load_yaml_text
 from erpload.core.units import did_you_mean
 
-ROLE_KEYS: tuple[str, ...] = ("admin", "ppic", "cutting", "sewing", "finishing", "qc", "warehouse")
+ROLE_KEYS = CREDENTIAL_KEYS  # one definition for the suite: erpload.core.domain
 # role key -> (username prefix, digits, count), as in the contract's Roles table (docs/erp-api.md)
 SEEDED: dict[str, tuple[str, int, int]] = {
     "admin": ("admin", 2, 10),
@@ -207,16 +207,16 @@ def load_file(path: str | Path) -> dict[str, list[Credential]]:
             ],
         ) from None
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        if p.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:  # within bounds: size, depth, alias expansion, number length, duplicate keys
+            data, problems = load_yaml_text(text)
+            if problems:
+                raise ConfigError(source, problems)
     except json.JSONDecodeError as e:
         raise ConfigError(
             source, [Problem(f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}", _FILE_FIX)]
         ) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        what = getattr(e, "problem", None) or "not parseable"
-        raise ConfigError(source, [Problem(where, f"invalid YAML: {what}", _FILE_FIX)]) from None
     return parse_accounts(data, source)
 
 

@@ -48,8 +48,5 @@ def install_stop_control(environment: Environment, web_ui: Any) -> None:
         run = getattr(environment, "erpload", None)
         if reason is None or run is None:
             return None
-        if hasattr(run, "mark_interrupted"):
-            run.mark_interrupted(reason)  # logs it, and makes the verdict ABORTED
-        else:
-            log.error("erpload: %s, but this run cannot record an interruption (no mark_interrupted)", reason)
+        run.mark_interrupted(reason)  # logs it, and makes the verdict ABORTED
         return None
