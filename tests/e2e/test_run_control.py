@@ -196,6 +196,22 @@ def test_baseline_regression_fails_the_verdict_and_compare_prints_it(baseline_ru
     assert same.wait(30) == 0, same.output
 
 
+def test_baseline_unreadable_at_the_end_makes_the_run_invalid_not_a_pass(
+    baseline_run: Path, target: Target, tmp_path: Path
+):
+    """Checked at init, then gone bad before the verdict: the regression check cannot be evaluated -> 4."""
+    base = tmp_path / "baseline.json"
+    base.write_text(baseline_run.read_text())
+    proc, rep = start_locust(tmp_path, target.url, PROFILES / "short.yaml", "--baseline", str(base))
+    proc.expect(r"Ramping to|All users spawned", timeout=60)  # past the init check: the load is running
+    base.write_text("{ not json")
+    assert proc.wait(120) == 4, proc.tail()
+    s = load_summary(rep)
+    assert all(r["passed"] for r in s["sla"]), "the SLA rules hold; only the baseline could not be judged"
+    assert [i["reason"] for i in s["invalid"]] == ["baseline not evaluated"], s["invalid"]
+    assert str(base) in s["invalid"][0]["detail"]
+
+
 def test_master_and_two_workers_as_processes(target: Target, tmp_path: Path):
     port = free_port()
     master, rep = start_locust(

@@ -146,9 +146,14 @@ class ErploadRun:
             if profile
             else None
         )
-        baseline, regressions, notes = self._baseline(
+        baseline, regressions, problem = self._baseline(
             lambda: build_summary(end, results, exit_code=0, profile=info)
         )
+        if problem:  # the regression check could not be evaluated: never a pass (fail closed)
+            invalid = [
+                *invalid,
+                {"reason": "baseline not evaluated", "detail": problem, "at_s": rec.elapsed()},
+            ]
         runner = env.runner
         verdict = decide(
             VerdictInput(
@@ -178,7 +183,7 @@ class ErploadRun:
             resources=self.resources or None,
             load=load,
             invalid=invalid,
-            notes=[*verdict.notes, *notes],
+            notes=list(verdict.notes),
             correctness=getattr(self, "correctness", None),
         )
         if rules or profile:
@@ -194,23 +199,23 @@ class ErploadRun:
         of = f" of a {profile.duration_s:.0f}s profile" if profile is not None else ""
         return f"{self.interrupted['reason']} (at {self.interrupted['at_s']:.1f}s{of})"
 
-    def _baseline(self, current: Callable[[], RunSummary]) -> tuple[dict[str, Any] | None, int, list[str]]:
-        """(comparison for summary.json, number of regressions, notes) against --baseline, if given.
+    def _baseline(self, current: Callable[[], RunSummary]) -> tuple[dict[str, Any] | None, int, str]:
+        """(comparison for summary.json, number of regressions, why it could not be evaluated) against --baseline.
 
         `current()` builds this run's endpoint table (only the endpoints are compared, not the verdict).
         """
         opts = self.env.parsed_options
         path = getattr(opts, "baseline", "") if opts is not None else ""
         if not path:
-            return None, 0, []
+            return None, 0, ""
         try:
             base = load_baseline(path)  # checked at init too (erpload.locust.checks)
             comparison = compare(current().to_dict(), base, tolerance=opts.baseline_tolerance)
         except ConfigError as e:
-            return None, 0, [f"baseline {path} not used: {'; '.join(str(p) for p in e.problems)}"]
+            return None, 0, f"baseline {path}: {'; '.join(str(p) for p in e.problems)}"
         except ValueError as e:
-            return None, 0, [f"baseline {path} not used: {e}"]
-        return comparison.to_dict(), len(comparison.regressions), []
+            return None, 0, f"baseline {path}: {e}"
+        return comparison.to_dict(), len(comparison.regressions), ""
 
     def _report(self, summary: RunSummary, verdict: Verdict) -> ExitCode:
         """Log the notes, write the reports; the exit code (6 when the reports could not be written)."""
