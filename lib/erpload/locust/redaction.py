@@ -113,10 +113,8 @@ def register_known_secrets(environ: Any = None) -> int:
     for name in SECRET_ENVS:
         core.add_secret(environ.get(name) or None)
     try:
-        accounts = getattr(pool(), "_accounts", {})  # TODO(lead): a public CredentialPool.secrets()
-        for creds in accounts.values():
-            for cred in creds:
-                core.add_secret(cred.password.reveal())
+        for password in pool().passwords():
+            core.add_secret(password)
     except Exception as e:  # a bad credentials file is reported (exit 2) by the plugin, not here
         log.debug("erpload: credential pool not readable for redaction: %r", e)
     return core.default.known()

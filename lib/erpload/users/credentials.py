@@ -74,6 +74,10 @@ class CredentialPool:
         self._accounts = {role: tuple(creds) for role, creds in accounts.items() if creds}
         self._issued: dict[str, int] = {}
 
+    def passwords(self) -> list[str]:
+        """Every password in the pool, for redaction only (never log or write them)."""
+        return [c.password.reveal() for creds in self._accounts.values() for c in creds]
+
     def size(self, role_key: str) -> int:
         """How many accounts the pool holds for `role_key`."""
         return len(self._accounts.get(role_key, ()))
