@@ -25,7 +25,10 @@ from flask import Response, jsonify, request
 from locust.env import Environment
 
 from erpload.core.errors import ConfigError
+from erpload.core.hosts import check_host
 from erpload.profile import load_profile
+from erpload.report import check_report_dir
+from erpload.report.baseline import load_baseline
 from erpload.report.rows import ProfileChoices, profile_choices
 from erpload.web.login import is_authorized
 
@@ -134,14 +137,22 @@ def install_form(web_ui: Any) -> None:
 
 
 def validate_swarm(env: Environment, web_ui: Any) -> Response | None:
-    """The profile chosen in the start form, checked before /swarm starts it: errors go to the form."""
+    """The start form's profile, host, baseline and report dir, checked before /swarm starts: errors go to the form."""
     if request.endpoint != "locust.swarm" or request.method != "POST" or not is_authorized(web_ui):
         return None
     path = request.form.get("load_profile", "").strip()
-    if not path:
-        return None
-    try:
-        load_profile(path, known_roles=[c.__name__ for c in env.user_classes])
+    host = request.form.get("host", "").strip() or env.host
+    baseline = request.form.get("baseline", "").strip()
+    report_dir = request.form.get("report_dir", "").strip()
+    try:  # the same checks as a headless start (erpload.locust.checks), so a typo never costs a run
+        if path:
+            load_profile(path, known_roles=[c.__name__ for c in env.user_classes])
+        if host:
+            check_host(host)
+        if baseline:
+            load_baseline(baseline)
+        if report_dir:
+            check_report_dir(report_dir)
     except ConfigError as e:
         text = e.render()
         log.error("erpload: not starting: %s", text)
