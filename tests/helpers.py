@@ -481,10 +481,8 @@ ROLES = (
 )
 
 
-def run_locust(
-    tmp: Path, url: str, profile: Path, *extra: str, name: str = "locust", timeout: float = 120
-) -> tuple[int, Proc, Path]:
-    """Run `locust -f locustfiles/ --headless --load-profile ...` to completion; return (rc, proc, report dir)."""
+def start_locust(tmp: Path, url: str, profile: Path, *extra: str, name: str = "locust") -> tuple[Proc, Path]:
+    """Start `locust -f locustfiles/ --headless --load-profile ...`; return (proc, report dir)."""
     report_dir = tmp / f"{name}-reports"
     proc = Proc(
         [
@@ -507,6 +505,14 @@ def run_locust(
         name=name,
         log_dir=tmp,
     )
+    return proc, report_dir
+
+
+def run_locust(
+    tmp: Path, url: str, profile: Path, *extra: str, name: str = "locust", timeout: float = 120
+) -> tuple[int, Proc, Path]:
+    """Run `locust -f locustfiles/ --headless --load-profile ...` to completion; return (rc, proc, report dir)."""
+    proc, report_dir = start_locust(tmp, url, profile, *extra, name=name)
     return proc.wait(timeout), proc, report_dir
 
 

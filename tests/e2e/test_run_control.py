@@ -9,35 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from helpers import FAST_THINK, PROFILES, PY, ROOT, Proc, Target, free_port, load_summary, run_locust
+from helpers import (
+    FAST_THINK,
+    PROFILES,
+    PY,
+    ROOT,
+    Proc,
+    Target,
+    free_port,
+    load_summary,
+    run_locust,
+    start_locust,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-def start_locust(tmp: Path, url: str, profile: Path, *extra: str, name: str = "locust") -> tuple[Proc, Path]:
-    report_dir = tmp / f"{name}-reports"
-    proc = Proc(
-        [
-            PY,
-            "-m",
-            "locust",
-            "-f",
-            str(ROOT / "locustfiles"),
-            "--headless",
-            "--only-summary",
-            "--load-profile",
-            str(profile),
-            "-H",
-            url,
-            "--report-dir",
-            str(report_dir),
-            *extra,
-        ],
-        env=FAST_THINK,
-        name=name,
-        log_dir=tmp,
-    )
-    return proc, report_dir
 
 
 def test_live_abort_rule_stops_the_run_early_with_sla_exit_code(tmp_path: Path):
