@@ -484,28 +484,8 @@ ROLES = (
 def start_locust(tmp: Path, url: str, profile: Path, *extra: str, name: str = "locust") -> tuple[Proc, Path]:
     """Start `locust -f locustfiles/ --headless --load-profile ...`; return (proc, report dir)."""
     report_dir = tmp / f"{name}-reports"
-    proc = Proc(
-        [
-            PY,
-            "-m",
-            "locust",
-            "-f",
-            str(ROOT / "locustfiles"),
-            "--headless",
-            "--only-summary",
-            "--load-profile",
-            str(profile),
-            "-H",
-            url,
-            "--report-dir",
-            str(report_dir),
-            *extra,
-        ],
-        env=FAST_THINK,
-        name=name,
-        log_dir=tmp,
-    )
-    return proc, report_dir
+    args = ["--headless", "--only-summary", "--load-profile", str(profile), "-H", url]
+    return locust(*args, "--report-dir", str(report_dir), *extra, name=name, tmp=tmp), report_dir
 
 
 def run_locust(
@@ -562,6 +542,14 @@ def locust(*args: str, name: str, tmp: Path, env: dict[str, str] | None = None) 
     )
 
 
+def start_workers(
+    port: int, count: int, tmp: Path, *extra: str, prefix: str = "worker", env: dict[str, str] | None = None
+) -> list[Proc]:
+    """`count` worker processes joining the master on 127.0.0.1:`port`."""
+    args = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port), *extra]
+    return [locust(*args, name=f"{prefix}{i}", tmp=tmp, env=env) for i in range(count)]
+
+
 class Cluster:
     """A headless master and N worker processes on a free master port (loopback only)."""
 
@@ -601,20 +589,7 @@ class Cluster:
             tmp=tmp,
             env=env,
         )
-        self.workers = [
-            locust(
-                "--worker",
-                "--master-host",
-                "127.0.0.1",
-                "--master-port",
-                str(self.port),
-                *worker_extra,
-                name=f"worker{i}",
-                tmp=tmp,
-                env=env,
-            )
-            for i in range(workers)
-        ]
+        self.workers = start_workers(self.port, workers, tmp, *worker_extra, env=env)
 
     def wait_steady(self) -> None:
         self.master.expect(r"stage 2/2 'hold'", timeout=90)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from helpers import (
-    FAST_THINK,
     PROFILES,
     PY,
     ROOT,
@@ -20,6 +19,7 @@ from helpers import (
     load_summary,
     run_locust,
     start_locust,
+    start_workers,
 )
 
 pytestmark = pytest.mark.e2e
@@ -212,26 +212,7 @@ def test_master_and_two_workers_as_processes(target: Target, tmp_path: Path):
         str(port),
         name="master",
     )
-    workers = [
-        Proc(
-            [
-                PY,
-                "-m",
-                "locust",
-                "-f",
-                str(ROOT / "locustfiles"),
-                "--worker",
-                "--master-host",
-                "127.0.0.1",
-                "--master-port",
-                str(port),
-            ],
-            env=FAST_THINK,
-            name=f"worker{i}",
-            log_dir=tmp_path,
-        )
-        for i in range(2)
-    ]
+    workers = start_workers(port, 2, tmp_path, prefix="worker")
     rc = master.wait(120)
     assert rc == 0, master.tail()
     for w in workers:
@@ -273,26 +254,7 @@ def test_distributed_verdict_counts_every_request_the_target_served(tmp_path: Pa
             "6",
             name="master",
         )
-        workers = [
-            Proc(
-                [
-                    PY,
-                    "-m",
-                    "locust",
-                    "-f",
-                    str(ROOT / "locustfiles"),
-                    "--worker",
-                    "--master-host",
-                    "127.0.0.1",
-                    "--master-port",
-                    str(port),
-                ],
-                env=FAST_THINK,
-                name=f"w{i}",
-                log_dir=tmp_path,
-            )
-            for i in range(2)
-        ]
+        workers = start_workers(port, 2, tmp_path, prefix="w")
         assert master.wait(120) == 3, master.tail()  # the slow dashboard breaks its SLA rule
         for w in workers:
             assert w.wait(60) == 0, w.tail()  # told to quit, not left behind by the master

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from erpload.core.domain import CREDENTIAL_KEYS
 from erpload.core.errors import ConfigError, ExitCode
 from erpload.users import credentials as cr
 
@@ -23,7 +24,7 @@ def test_pure_module_does_not_import_locust() -> None:
 
 def test_seeded_accounts_follow_the_roles_table() -> None:
     accounts = cr.seeded_accounts("pw")
-    assert set(accounts) == set(cr.ROLE_KEYS)
+    assert set(accounts) == set(CREDENTIAL_KEYS)
     sizes = {role: len(v) for role, v in accounts.items()}
     assert sizes == {
         "admin": 10,

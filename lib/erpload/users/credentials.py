@@ -13,7 +13,6 @@ from erpload.core.errors import ConfigError, Problem
 from erpload.core.safeyaml import load_yaml_text
 from erpload.core.units import did_you_mean
 
-ROLE_KEYS = CREDENTIAL_KEYS  # one definition for the suite: erpload.core.domain
 # role key -> (username prefix, digits, count), as in the contract's Roles table (docs/erp-api.md)
 SEEDED: dict[str, tuple[str, int, int]] = {
     "admin": ("admin", 2, 10),
@@ -114,7 +113,7 @@ def check_roles(pool: CredentialPool, needs: Mapping[str, str]) -> None:
             missing.setdefault(key, []).append(cls_name)
     if not missing:
         return
-    have = ", ".join(sorted(k for k in ROLE_KEYS if pool.size(k))) or "none"
+    have = ", ".join(sorted(k for k in CREDENTIAL_KEYS if pool.size(k))) or "none"
     raise ConfigError(
         pool.source,
         [
@@ -146,10 +145,10 @@ def parse_accounts(data: object, source: str) -> dict[str, list[Credential]]:
     problems: list[Problem] = []
     out: dict[str, list[Credential]] = {}
     for role, entries in data.items():
-        if role not in ROLE_KEYS:
-            hint = did_you_mean(str(role), ROLE_KEYS)
+        if role not in CREDENTIAL_KEYS:
+            hint = did_you_mean(str(role), CREDENTIAL_KEYS)
             problems.append(
-                Problem(str(role), f"unknown role key '{role}'", f"{hint}Known: {', '.join(ROLE_KEYS)}")
+                Problem(str(role), f"unknown role key '{role}'", f"{hint}Known: {', '.join(CREDENTIAL_KEYS)}")
             )
             continue
         if not isinstance(entries, list) or not entries:
