@@ -40,14 +40,14 @@ SYSTEM_PKGS  := chromium docker-compose iproute2
 
 # Static checks first (seconds): lint, formatting, the import contract in pyproject.toml.
 test: $(STAMP) .system-tools-stamp
-	$(VENV)/bin/ruff check lib locustfiles tests bench
-	$(VENV)/bin/ruff format --check lib locustfiles tests bench
+	$(VENV)/bin/ruff check lib tests bench
+	$(VENV)/bin/ruff format --check lib tests bench
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) tests/parallel.py -j $(JOBS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check lib locustfiles tests bench
-	$(VENV)/bin/ruff format --check lib locustfiles tests bench
+	$(VENV)/bin/ruff check lib tests bench
+	$(VENV)/bin/ruff format --check lib tests bench
 	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(STAMP)

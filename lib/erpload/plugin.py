@@ -44,7 +44,7 @@ from erpload.web.ui import install_webui, load_profile_choices
 
 __all__ = ["ErploadRun", "ProfileShape", "add_options", "install"]
 
-PROFILES_DIR = Path(os.environ.get("ERPLOAD_PROFILES", Path(__file__).resolve().parents[2] / "profiles"))
+PROFILES_DIR = Path(os.environ.get("ERPLOAD_PROFILES", Path(__file__).resolve().parent / "profiles"))
 
 
 def add_options(parser: Any) -> None:

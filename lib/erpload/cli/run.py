@@ -22,9 +22,9 @@ from erpload.core.hosts import host_problems
 from erpload.report.baseline import load_baseline
 from erpload.report.writer import check_report_dir
 
-ROOT = Path(__file__).resolve().parents[3]
-LOCUSTFILES = Path(os.environ.get("ERPLOAD_LOCUSTFILES", ROOT / "locustfiles"))
-PROFILES = Path(os.environ.get("ERPLOAD_PROFILES", ROOT / "profiles"))
+PACKAGE = Path(__file__).resolve().parents[1]  # erpload/: the shipped role users and profiles live in it
+LOCUSTFILES = Path(os.environ.get("ERPLOAD_LOCUSTFILES", PACKAGE / "roles"))
+PROFILES = Path(os.environ.get("ERPLOAD_PROFILES", PACKAGE / "profiles"))
 EXPECT_WORKERS_MAX_WAIT_S = 120  # `erpload run --master`/`--workers`: give up on missing workers
 
 
