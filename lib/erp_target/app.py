@@ -12,7 +12,7 @@ import time
 from flask import Blueprint, Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import admin, auth, dashboard, events, ppic, production, qc, reports, warehouse
+from . import admin, auth, dashboard, dialect, events, ppic, production, qc, reports, warehouse
 from .config import TargetConfig
 from .db import Database
 from .errors import ApiError, not_found
@@ -161,8 +161,12 @@ def create_app(config: TargetConfig | None = None) -> Flask:
         op = ENDPOINTS.get(endpoint)
         return op.path if op else None
 
-    # Outermost: metrics (so injected faults are counted too), then faults, then Flask.
-    app.wsgi_app = metrics_.middleware(faults.middleware(app.wsgi_app), app.url_map, template)  # type: ignore[method-assign]
+    # Outermost: metrics (so injected faults are counted too), then the v1 dialect if on (translating
+    # to the canonical API, so faults, RBAC and metric labels see canonical paths), faults, Flask.
+    inner, routes = faults.middleware(app.wsgi_app), app.url_map
+    if config.dialect == dialect.NAME:
+        inner, routes = dialect.middleware(inner), dialect.CanonicalRoutes(app.url_map)  # type: ignore[assignment]
+    app.wsgi_app = metrics_.middleware(inner, routes, template)  # type: ignore[method-assign,arg-type]
     return app
 
 

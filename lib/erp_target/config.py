@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 from .faults import FaultError, FaultState
 
 DEFAULT_SEED_PASSWORD = "erpload-demo"
+DIALECTS = ("reference", "v1")  # the API it speaks: docs/erp-api.md, or its "v1 dialect" section
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,11 @@ class TargetConfig:
     fault_seed: int | None = None
     seed_only: bool = False
     log_level: str = "INFO"
+    dialect: str = "reference"
+
+    def __post_init__(self) -> None:
+        if self.dialect not in DIALECTS:
+            raise ValueError(f"dialect: must be one of {', '.join(DIALECTS)}, got {self.dialect!r}")
 
 
 # (flag, fault key, argparse type, help) — the fault flags of the contract's table, in its order.
@@ -77,6 +84,14 @@ def build_parser(prog: str = "python -m erp_target") -> argparse.ArgumentParser:
     p.add_argument("--token-ttl", type=int, default=3600, help="token lifetime in seconds (default 3600)")
     p.add_argument("--access-log", action="store_true", help="log every request (off: it drowns load tests)")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default=None,
+        help="API dialect: reference (docs/erp-api.md) or v1 (base path /api/v1, form login, "
+        "{data, meta} lists, renamed paths: docs/erp-api.md 'v1 dialect') "
+        "(default: $ERP_DIALECT, else reference)",
+    )
     g = p.add_argument_group("fault switches (also at run time: PUT /admin/faults)")
     for flag, key, typ, text in _FAULT_FLAGS:
         g.add_argument(flag, dest=key, type=typ, default=None, help=text)
@@ -107,6 +122,11 @@ def parse_args(argv: Sequence[str] | None = None) -> TargetConfig:
     if ns.token_ttl <= 0:
         parser.error(f"--token-ttl: must be > 0 seconds, got {ns.token_ttl}")
     password = ns.seed_password or os.environ.get("ERP_SEED_PASSWORD") or DEFAULT_SEED_PASSWORD
+    dialect = ns.dialect or os.environ.get("ERP_DIALECT") or "reference"
+    if dialect not in DIALECTS:
+        near = difflib.get_close_matches(dialect.lower(), DIALECTS, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        parser.error(f"$ERP_DIALECT: must be one of {', '.join(DIALECTS)}, got {dialect!r}{hint}")
     return TargetConfig(
         host=ns.host,
         port=ns.port,
@@ -119,4 +139,5 @@ def parse_args(argv: Sequence[str] | None = None) -> TargetConfig:
         fault_seed=ns.fault_seed,
         seed_only=ns.seed_only,
         log_level=ns.log_level,
+        dialect=dialect,
     )

@@ -99,6 +99,8 @@ def serve(config: TargetConfig) -> int:
             print(f"reusing seeded db {where}: {st.counts.line()}", flush=True)
         else:
             print(f"seeded {st.counts.line()} in {time.perf_counter() - t0:.2f}s ({where})", flush=True)
+        v1 = config.dialect == "v1"
+        log.info("API dialect: %s%s", config.dialect, " (API under /api/v1: docs/erp-api.md)" if v1 else "")
         gevent.sleep(0)  # let the hub run a SIGINT/SIGTERM that arrived while seeding
         if config.seed_only or stop.is_set():
             close_app(app)
