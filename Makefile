@@ -26,9 +26,11 @@ demo: $(STAMP)
 
 # System tools some tests drive, from Debian's packages, installed when missing (CI runs as root):
 # chromium (report.html and web UI tests), docker-compose v1 (`config` validates docker-compose.yml
-# without an engine), iproute2 (network namespaces as hosts in the multi-host test).
-SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/docker-compose /usr/sbin/ip
-SYSTEM_PKGS  := chromium docker-compose iproute2
+# without an engine), iproute2 (network namespaces as hosts in the multi-host test), postgresql (the
+# run-history store on a real PostgreSQL, started by the test on loopback), prometheus (scrapes a run's
+# /metrics in a test), jq (the CI-template tests run the workflows' gh --jq steps).
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/docker-compose /usr/sbin/ip /usr/bin/pg_ctlcluster /usr/bin/prometheus /usr/bin/jq
+SYSTEM_PKGS  := chromium docker-compose iproute2 postgresql prometheus jq
 .system-tools-stamp:
 	@missing=""; for f in $(SYSTEM_TOOLS); do [ -x "$$f" ] || [ -x "/bin/$$(basename $$f)" ] || missing=1; done; \
 	if [ -n "$$missing" ]; then \

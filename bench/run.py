@@ -4,11 +4,18 @@ Starts nginx on 127.0.0.1 (Debian's nginx-light: static ERP-shaped JSON, ~no CPU
 measures, each run bounded, every child process stopped by PID:
 
     overhead     requests per generator CPU-second, raw Locust vs the role users with every feature
-                 on, same process/core/users/duration, alternating order      goal >= 0.95x
+                 on, same process/core/users/duration, alternating order      goal >= 0.90x
+                 (and >= 1.0x of raw users that parse every body)
     memory       KB RSS per idle user at 1,000 / 5,000 / 10,000 users          goal <= 25 KB
     scaleout     total req/s, master + 2 workers vs master + 1                 goal >= 1.8x
     percentiles  reported p50/p95/p99 vs raw client-side latencies            goal 1 ms or 1 %
     history      master RSS growth and report time, synthetic 8 h history     goal < 50 MB, < 5 s
+    users_per_core  role users one generator core holds at the shipped think times with loop-lag
+                 p99 < 5 ms, users stepped up (only with --only users_per_core)   goal >= 10,000
+    master       master CPU per worker report (40 endpoints x 9 roles, every erpload payload),
+                 workers at 50 % of one core (only with --only master)         goal >= 100
+    growth       p95 per endpoint of the reference ERP at 10k/100k/1M orders x 10/100/1,000 users,
+                 fitted growth per endpoint (only with --only growth: it seeds up to 1M orders)
 
 Prints a table of figures and ratios and writes bench/results/bench-<time>.json (and latest.json).
 See docs/performance.md for what each figure means and the last measured values.
@@ -17,8 +24,10 @@ See docs/performance.md for what each figure means and the last measured values.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,12 +38,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from erpbench import BENCH_DIR, memory, overhead, percentiles, profiling, scaleout  # noqa: E402
+from erpbench import (  # noqa: E402
+    BENCH_DIR,
+    RESULTS_DIR,
+    growth,
+    memory,
+    overhead,
+    percentiles,
+    profiling,
+    scaleout,
+    users_per_core,
+)
 from erpbench.nginx import NginxMissing, NginxTarget, ensure_installed  # noqa: E402
 from erpbench.procs import cpu_count  # noqa: E402
 from erpbench.report import machine, now_iso, print_table, write_results  # noqa: E402
 
 SECTIONS = ("overhead", "memory", "scaleout", "percentiles", "history")
+EXTRA_SECTIONS = ("growth", "users_per_core", "master")  # run only when named in --only
 
 
 def log(text: str) -> None:
@@ -89,6 +109,46 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--history-hours", type=float, default=8.0, help="history: synthetic hours (default 8)")
     ap.add_argument("--history-endpoints", type=int, default=40, help="history: endpoints (default 40)")
     ap.add_argument("--history-rps", type=float, default=200.0, help="history: requests per synthetic second")
+    ap.add_argument(
+        "--growth-sizes", default="10k,100k,1M", help="growth: orders seeded per size (default 10k,100k,1M)"
+    )
+    ap.add_argument(
+        "--growth-users", default="10,100,1000", help="growth: users per point (default 10,100,1000)"
+    )
+    ap.add_argument("--growth-ramp", type=int, default=15, help="growth: ramp seconds per point (default 15)")
+    ap.add_argument(
+        "--growth-steady", type=int, default=45, help="growth: steady seconds per point (default 45)"
+    )
+    ap.add_argument(
+        "--growth-think", default="2,6", help="growth: ERPLOAD_THINK_TIME of every role (default 2,6)"
+    )
+    ap.add_argument(
+        "--growth-exclude",
+        default="",
+        help="growth: comma-separated role classes left out of the smoke mix, e.g. Admin (default none)",
+    )
+    ap.add_argument(
+        "--growth-cache",
+        default=str(Path(tempfile.gettempdir()) / "erpload-growth-dbs"),
+        help="growth: directory of the seeded databases, reused across runs (default $TMPDIR/erpload-growth-dbs)",
+    )
+    ap.add_argument(
+        "--upc-steps",
+        default="1000,2000,4000,6000,8000,10000,12000,15000",
+        help="users_per_core: user counts stepped through (default 1000,...,15000)",
+    )
+    ap.add_argument(
+        "--upc-hold", type=float, default=30.0, help="users_per_core: seconds per step (default 30)"
+    )
+    ap.add_argument("--upc-spawn-rate", type=int, default=500, help="users_per_core: users/s (default 500)")
+    ap.add_argument(
+        "--upc-gc-freeze",
+        action="store_true",
+        help="users_per_core: gc.freeze() in the worker after each spawn step (the GC experiment)",
+    )
+    ap.add_argument("--master-workers", type=int, default=100, help="master: simulated workers (default 100)")
+    ap.add_argument("--master-reports", type=int, default=10, help="master: reports per worker (default 10)")
+    ap.add_argument("--master-rps", type=float, default=300.0, help="master: req/s per worker (default 300)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin nginx and the overhead runs to CPUs")
     ap.add_argument("--profile", action="store_true", help="overhead: also profile each variant with py-spy")
     ap.add_argument("--py-spy", default="", help="path of the py-spy executable (default: from PATH)")
@@ -102,15 +162,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = ap.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = [s for s in args.sections if s not in SECTIONS]
+    unknown = [s for s in args.sections if s not in SECTIONS + EXTRA_SECTIONS]
     if unknown:
-        ap.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+        ap.error(
+            f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS + EXTRA_SECTIONS)}"
+        )
+    args.growth_sizes = _counts(ap, "--growth-sizes", args.growth_sizes)
+    args.growth_users = _counts(ap, "--growth-users", args.growth_users)
+    for role in (r.strip() for r in args.growth_exclude.split(",") if r.strip()):
+        if role not in growth.SMOKE_MIX:
+            near = difflib.get_close_matches(role, growth.SMOKE_MIX, n=1)
+            hint = f"; did you mean {near[0]}?" if near else f"; choose from {', '.join(growth.SMOKE_MIX)}"
+            ap.error(f"--growth-exclude: unknown role class {role!r}{hint}")
     if args.quick:
         args.rounds, args.scaleout_rounds, args.window, args.warmup = 1, 1, 8.0, 3.0
         args.memory_users = "1000,2000"
         args.pct_duration, args.history_hours = 12.0, 1.0
     args.memory_counts = [int(x) for x in args.memory_users.split(",") if x.strip()]
     return args
+
+
+def _counts(ap: argparse.ArgumentParser, flag: str, text: str) -> list[int]:
+    """'10k,100k,1M' -> [10000, 100000, 1000000]; a bad item is a usage error naming the flag."""
+    out = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        m = re.fullmatch(r"(\d+)([kKmM]?)", item)
+        if m is None:
+            ap.error(f"{flag}: {item!r} is not a count like 100, 10k or 1M")
+        out.append(int(m.group(1)) * {"": 1, "k": 1000, "m": 1_000_000}[m.group(2).lower()])
+    if len(out) < 3:
+        ap.error(f"{flag}: needs >= 3 values to fit growth, got {text!r}")
+    return sorted(out)
 
 
 def run_history(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -151,6 +233,25 @@ def run_history(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return out
 
 
+def run_master_scale(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """The master-scale simulation in a fresh process (its CPU is the master's)."""
+    path = work / "master-scale.json"
+    argv = [sys.executable, "-m", "erpbench.master_scale", "--out", str(path)]
+    argv += ["--workers", str(args.master_workers), "--reports", str(args.master_reports)]
+    argv += ["--rps", f"{args.master_rps:g}"]
+    env = {**os.environ, "PYTHONPATH": str(BENCH_DIR) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0 or not path.exists():
+        raise RuntimeError(f"master-scale simulation failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    r = json.loads(path.read_text())
+    log(
+        f"  master: {r['workers']} workers x {r['reports'] // r['workers']} reports ({r['endpoints']} endpoints, "
+        f"{r['roles']} roles, ~{max(r['report_bytes']) // 1024} KB each): {r['cpu_ms_per_report']:.2f} ms CPU per "
+        f"report, {r['cpu_ms_per_heartbeat']:.3f} ms per heartbeat -> {r['workers_at_50pct_core']} workers at 50 % of a core"
+    )
+    return r
+
+
 def _last_live(r: dict[str, Any]) -> str:
     """Median live-SLA sample time of the last simulated hour, for the progress line."""
     live = r.get("sample_ms_live_by_hour") or {}
@@ -168,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         f"({results['machine']['cpu_model'] or 'unknown CPU'}); load average {results['machine']['loadavg_start']}"
     )
     work = Path(tempfile.mkdtemp(prefix="erpload-bench-"))
-    needs_nginx = any(s in args.sections for s in ("overhead", "memory", "scaleout", "percentiles"))
+    needs_nginx = any(
+        s in args.sections for s in ("overhead", "memory", "scaleout", "percentiles", "users_per_core")
+    )
     target: NginxTarget | None = None
     code = 0
     try:
@@ -223,6 +326,26 @@ def main(argv: list[str] | None = None) -> int:
                         for v in ("erpload", "raw")
                     ]
             target.pin(None)
+        if "users_per_core" in args.sections and target is not None:
+            steps = [int(x) for x in args.upc_steps.split(",") if x.strip()]
+            log(
+                f"users_per_core: role users stepped {steps} at the shipped think times, one process "
+                f"on CPU {locust_cpu}, nginx on CPU {nginx_cpu}; loop-lag p99 limit 5 ms"
+            )
+            target.pin(nginx_cpu)
+            results["users_per_core"] = users_per_core.measure(
+                target,
+                steps=steps,
+                spawn_rate=args.upc_spawn_rate,
+                hold_s=args.upc_hold,
+                cpus=locust_cpu,
+                work=work,
+                gc_freeze=args.upc_gc_freeze,
+                log=log,
+            )
+            target.pin(None)
+        if "master" in args.sections:
+            results["master"] = run_master_scale(args, work)
         if "memory" in args.sections and target is not None:
             log(f"memory: idle users {args.memory_counts}, one process each, with and without a login")
             results["memory"] = memory.measure(target, user_counts=args.memory_counts, log=log)
@@ -261,6 +384,27 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.history_rps:g} req/s, 2 workers (two fresh processes)"
             )
             results["history"] = run_history(args, work)
+        if "growth" in args.sections and code == 0:
+            log(
+                f"growth: orders {args.growth_sizes} x users {args.growth_users}, {args.growth_ramp} s ramp + "
+                f"{args.growth_steady} s steady per point, think time {args.growth_think} s for every role"
+            )
+            results["growth"] = growth.measure(
+                sizes=args.growth_sizes,
+                users=args.growth_users,
+                work=work,
+                cache=Path(args.growth_cache),
+                ramp_s=args.growth_ramp,
+                steady_s=args.growth_steady,
+                think=args.growth_think,
+                exclude=tuple(r.strip() for r in args.growth_exclude.split(",") if r.strip()),
+                log=log,
+            )
+            g = results["growth"]
+            for fit in g["fit_n"][str(g["ref_users"])].values():
+                log(f"  {fit.get('text') or fit.get('why')}")
+            for path in growth.write_outputs(g, RESULTS_DIR):
+                log(f"growth: {path}")
     except Exception as e:
         log(f"bench: {type(e).__name__}: {e}")
         results["error"] = f"{type(e).__name__}: {e}"

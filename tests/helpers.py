@@ -596,3 +596,61 @@ class Cluster:
 
     def outputs(self) -> list[str]:
         return [self.master.output] + [w.output for w in self.workers]
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes: deploy/k8s rendered as `kubectl kustomize` would, for the fields its kustomization uses.
+
+K8S = ROOT / "deploy" / "k8s"
+KUSTOMIZE_KEYS = {
+    "apiVersion",
+    "kind",
+    "namespace",
+    "resources",
+    "configMapGenerator",
+    "generatorOptions",
+    "images",
+}
+CLUSTER_SCOPED = {"Namespace"}
+
+
+def render_kustomization(directory: Path = K8S) -> list[dict[str, Any]]:
+    """Every object of `directory`/kustomization.yaml: resources, generated ConfigMaps, namespace, images.
+
+    Fails on any kustomization field it does not apply (it would render something kustomize does not).
+    """
+    import yaml
+
+    kust = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    unknown = set(kust) - KUSTOMIZE_KEYS
+    assert not unknown, f"render_kustomization does not apply {sorted(unknown)}: extend it"
+    assert kust.get("generatorOptions") == {"disableNameSuffixHash": True}, "names would get a hash suffix"
+    objs: list[dict[str, Any]] = []
+    for res in kust["resources"]:
+        objs += [d for d in yaml.safe_load_all((directory / res).read_text()) if d]
+    for gen in kust.get("configMapGenerator", []):
+        data: dict[str, str] = {}
+        for entry in gen.get("files", []):
+            key, _, path = entry.rpartition("=")
+            data[key or Path(path).name] = (directory / path).read_text()
+        for literal in gen.get("literals", []):
+            key, _, value = literal.partition("=")
+            data[key] = value
+        objs.append(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": gen["name"]}, "data": data}
+        )
+    images = {i["name"]: f"{i.get('newName', i['name'])}:{i['newTag']}" for i in kust.get("images", [])}
+    for obj in objs:
+        if kust.get("namespace") and obj["kind"] not in CLUSTER_SCOPED:
+            obj["metadata"]["namespace"] = kust["namespace"]
+        spec = obj.get("spec", {}).get("template", {}).get("spec", {})
+        for c in spec.get("containers", []) + spec.get("initContainers", []):
+            c["image"] = images.get(c["image"], c["image"])
+    return objs
+
+
+def k8s_object(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    """The one object of `kind` named `name`."""
+    found = [o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
+    return found[0]

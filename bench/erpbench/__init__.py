@@ -6,6 +6,8 @@ Modules:
     nginx      - nginx on loopback serving those bodies (config from bench/nginx.conf.in)
     locust_run - one bounded Locust run with the measurement probe, and its results
     overhead, memory, scaleout, percentiles, history - the five measurements
+    users_per_core - role users one worker core holds with loop-lag p99 < 5 ms (--only users_per_core)
+    master_scale   - master CPU per worker report, workers at 50 % of a core (--only master)
     profiling  - py-spy on one overhead run (optional, --profile)
     report     - the printed table and the JSON results
 """

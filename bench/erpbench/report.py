@@ -92,9 +92,38 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             )
         )
         if "ratio_vs_raw_checked" in ov:
-            rows.append(("  erpload / raw checked", f"{ov['ratio_vs_raw_checked']:.3f}x", "", ""))
+            per_round = ", ".join(f"{r:.3f}" for r in ov.get("ratio_vs_raw_checked_per_round", []))
+            rows.append(
+                (
+                    "  erpload / raw checked",
+                    f"{ov['ratio_vs_raw_checked']:.3f}x  (rounds: {per_round})",
+                    f">= {ov.get('goal_checked', 1.0)}x",
+                    _status(ov["ratio_vs_raw_checked"] >= ov.get("goal_checked", 1.0)),
+                )
+            )
         rows.append(
             ("  request-mix distance raw vs erpload", f"{ov['mix_distance']:.3f}", "~0 (same mix)", "")
+        )
+    upc = results.get("users_per_core")
+    if upc:
+        rows.append(
+            (
+                "role users per generator core, loop-lag p99 < 5 ms",
+                f"{upc['users_per_core']:,} (first over: {upc['first_over_limit'] or '-'}), "
+                f"{upc['kb_per_user'] or '-'} KB/user",
+                f">= {upc['goal']:,}",
+                _status(upc["met"]),
+            )
+        )
+    ms = results.get("master")
+    if ms:
+        rows.append(
+            (
+                f"master CPU per worker report ({ms['endpoints']} endpoints x {ms['roles']} roles)",
+                f"{ms['cpu_ms_per_report']:.2f} ms; {ms['workers_at_50pct_core']} workers at 50 % core",
+                f">= {ms['goal']} workers",
+                _status(ms["met"]),
+            )
         )
     mem = results.get("memory")
     if mem:

@@ -12,7 +12,7 @@ import time
 from flask import Blueprint, Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import admin, auth, dashboard, dialect, events, ppic, production, qc, reports, warehouse
+from . import admin, auth, bulk, dashboard, dialect, events, exports, ppic, production, qc, reports, warehouse
 from .config import TargetConfig
 from .db import Database
 from .errors import ApiError, not_found
@@ -118,7 +118,7 @@ def create_app(config: TargetConfig | None = None) -> Flask:
     db: Database | None = None
     try:
         db = Database(path, delay=faults.db_delay)
-        counts, reused = open_or_seed(db.conn, config.seed_password)
+        counts, reused = open_or_seed(db.conn, config.seed_password, config.seed_scale)
     except BaseException:
         if db is not None:
             db.conn.close()
@@ -149,6 +149,8 @@ def create_app(config: TargetConfig | None = None) -> Flask:
         warehouse.bp,
         reports.bp,
         admin.bp,
+        exports.bp,
+        bulk.bp,
     ):
         app.register_blueprint(bp)
     events.install(app)  # GET /ws/events and the after_request hook that publishes changes

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .faults import FaultError, FaultState
+from .seed_scale import parse_scale
 
 DEFAULT_SEED_PASSWORD = "erpload-demo"
 DIALECTS = ("reference", "v1")  # the API it speaks: docs/erp-api.md, or its "v1 dialect" section
@@ -29,6 +30,7 @@ class TargetConfig:
     faults: FaultState = field(default_factory=FaultState)
     fault_seed: int | None = None
     seed_only: bool = False
+    seed_scale: int | None = None  # --seed-scale: manufacturing orders to seed (None: the default 10k)
     log_level: str = "INFO"
     dialect: str = "reference"
 
@@ -58,6 +60,15 @@ _FAULT_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
         str,
         "regex: any authenticated role may call matching paths (broken RBAC)",
     ),
+    ("--ws-drop-rate", "ws_drop_rate", float, "share of WebSocket events not sent on a connection (0..1)"),
+    (
+        "--ws-reorder-rate",
+        "ws_reorder_rate",
+        float,
+        "share of WebSocket events sent after the next one (0..1)",
+    ),
+    ("--capacity-slots", "capacity_slots", int, "serve at most N requests at once (a capacity limit)"),
+    ("--capacity-ms", "capacity_ms", float, "each request holds its --capacity-slots slot N ms"),
 )
 
 
@@ -80,6 +91,14 @@ def build_parser(prog: str = "python -m erp_target") -> argparse.ArgumentParser:
         help="password of every seeded account (default: $ERP_SEED_PASSWORD, else erpload-demo)",
     )
     p.add_argument("--seed-only", action="store_true", help="seed (or check) --db, print the counts and exit")
+    p.add_argument(
+        "--seed-scale",
+        metavar="N",
+        default=None,
+        help="seed N manufacturing orders (10k..1M, e.g. 100k or 1M) with their work orders, QC tests, "
+        "receipts and audit rows in the default seed's proportions; progress on stderr "
+        "(default: 10,000; a reused --db must have been seeded with the same N)",
+    )
     p.add_argument("--jwt-secret", default=None, help="HS256 secret (default: random per process)")
     p.add_argument("--token-ttl", type=int, default=3600, help="token lifetime in seconds (default 3600)")
     p.add_argument("--access-log", action="store_true", help="log every request (off: it drowns load tests)")
@@ -121,6 +140,12 @@ def parse_args(argv: Sequence[str] | None = None) -> TargetConfig:
         parser.error(f"--port: must be 0..65535, got {ns.port}")
     if ns.token_ttl <= 0:
         parser.error(f"--token-ttl: must be > 0 seconds, got {ns.token_ttl}")
+    seed_scale = None
+    if ns.seed_scale is not None:
+        try:
+            seed_scale = parse_scale(ns.seed_scale)
+        except ValueError as e:
+            parser.error(f"--seed-scale: {e}")
     password = ns.seed_password or os.environ.get("ERP_SEED_PASSWORD") or DEFAULT_SEED_PASSWORD
     dialect = ns.dialect or os.environ.get("ERP_DIALECT") or "reference"
     if dialect not in DIALECTS:
@@ -138,6 +163,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TargetConfig:
         faults=faults,
         fault_seed=ns.fault_seed,
         seed_only=ns.seed_only,
+        seed_scale=seed_scale,
         log_level=ns.log_level,
         dialect=dialect,
     )

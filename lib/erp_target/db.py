@@ -98,6 +98,15 @@ class Tx:
         )
 
 
+class CountingConnection(sqlite3.Connection):
+    """A connection that counts its transactions: writes committed, and reads (each its own implicit
+    transaction in autocommit mode); exported as `erp_db_transactions_total{kind}` (erp_target.metrics)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.transactions = {"write": 0, "read": 0}
+
+
 class Database:
     """One SQLite connection shared by all greenlets.
 
@@ -107,7 +116,10 @@ class Database:
 
     def __init__(self, path: str, delay: Callable[[int], None] | None = None):
         self.path = path
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, factory=CountingConnection
+        )
+        self.counts = self.conn.transactions
         self.conn.row_factory = sqlite3.Row
         for pragma in (
             "journal_mode=WAL",
@@ -125,11 +137,13 @@ class Database:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """All rows of a read query (after the slow-DB delay, if any)."""
         self._delay(1)
+        self.counts["read"] += 1
         return self.conn.execute(sql, params).fetchall()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of a read query, or None."""
         self._delay(1)
+        self.counts["read"] += 1
         return self.conn.execute(sql, params).fetchone()
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -149,6 +163,7 @@ class Database:
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+            self.counts["write"] += 1
         # Slow-DB delay after the lock is released: concurrency stays realistic (no convoy).
         self._delay(tx.queries)
 

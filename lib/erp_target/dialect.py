@@ -221,7 +221,11 @@ class _Request:
                 message = "Authorization scheme Bearer is not accepted: send 'Authorization: Token <token>'"
             if self.path == WS:
                 message += " (a WebSocket may pass ?access_token=<token>)"
-        return _error(status, str(body["error"]), message, field)
+        status, out = _error(status, str(body["error"]), message, field)
+        out["error"].update(
+            {k: v for k, v in body.items() if k not in ("error", "detail", "field")}
+        )  # bulk `rows`
+        return status, out
 
 
 def _json(status: int, body: Any) -> tuple[str, list[tuple[str, str]], bytes]:

@@ -5,6 +5,14 @@ stock adjust, new MO) becomes one event ``{"seq", "type", "created_at", "by", "d
 `created_at` is the server's epoch time in milliseconds (float) taken right after the change
 committed, so a client on the same clock measures event latency as ``now_ms - created_at``.
 Served with simple-websocket (wsproto) on the gevent pywsgi server: one greenlet per connection.
+
+Order: `seq` is one global counter per target process (1, 2, 3, ...), assigned when the event is
+published; every subscriber gets every event published while it is connected, in seq order, with no
+gaps (a subscriber QUEUE_MAX events behind is disconnected instead). The hello carries `seq`, the
+last seq before the subscription, so a stream's first event is hello.seq + 1. No replay: events
+published while a client was disconnected are not sent after it reconnects. The fault switches
+`ws_drop_rate` (an event is not sent on a connection) and `ws_reorder_rate` (an event is held back
+and sent right after the next one) break this on purpose, per connection.
 """
 
 from __future__ import annotations
@@ -124,10 +132,13 @@ def ws_events() -> Response:
     ws = Server.accept(request.environ)
     h = hub()
     q = h.subscribe()
+    start = h.seq  # no yield since subscribe(): every later event reaches q
     who = getattr(g, "principal", None)
+    held: str | None = None  # ws_reorder_rate: an event sent after the next one
     try:
         hello = {
             "type": "hello",
+            "seq": start,
             "created_at": round(time.time() * 1000, 3),
             "user": who.to_json() if who else None,
         }
@@ -136,10 +147,23 @@ def ws_events() -> Response:
             try:
                 text = q.get(timeout=1.0)
             except gevent.queue.Empty:
+                if held is not None:  # nothing followed it: send it late, still in order
+                    ws.send(held)
+                    held = None
                 continue
             if text is None:
                 break
+            fate = st.faults.ws_fate()
+            if fate == "drop":
+                continue
+            if fate == "hold" and held is None:
+                held = text
+                continue
             ws.send(text)
+            if held is not None:
+                st.faults.on_inject("ws_reorder")
+                ws.send(held)
+                held = None
     except ConnectionClosed:
         pass
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.lock
 from gevent import select as gselect
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ class FaultState:
     racy_stock: bool = False
     outage_s: float = 0.0  # refuse every request (connection reset) for N s from the PUT: an API restart
     rbac_hole_path: str | None = None  # regex: any authenticated role may call matching paths (broken RBAC)
+    ws_drop_rate: float = 0.0  # share of WebSocket events not sent on a connection (each connection draws)
+    ws_reorder_rate: float = 0.0  # share of WebSocket events held back and sent after the next one
+    capacity_slots: int = 0  # serve at most N requests at once, each holding its slot capacity_ms (0: off)
+    capacity_ms: float = 0.0  # fixed service time per request: a crisp capacity of slots / capacity_ms
 
     def to_json(self) -> dict[str, Any]:
         """The state as the JSON object of `GET /admin/faults`."""
@@ -105,6 +110,10 @@ def _check(key: str, value: Any) -> Any:
         if not 0.0 <= value <= 1.0:
             raise FaultError(key, f"must be between 0 and 1, got {value}")
         return float(value)
+    if key == "capacity_slots":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10_000:
+            raise FaultError(key, f"must be an integer between 0 and 10000, got {json.dumps(value)}")
+        return value
     if key == "leak_kb":
         if not isinstance(value, int) or not 0 <= value <= MAX_LEAK_KB:
             raise FaultError(key, f"must be an integer between 0 and {MAX_LEAK_KB}, got {value}")
@@ -129,6 +138,7 @@ class Faults:
         self.on_inject: Callable[[str], None] = lambda kind: None
         self._regex: dict[str, re.Pattern[str]] = {}
         self.outage_until = time.monotonic() + state.outage_s if state.outage_s > 0 else 0.0
+        self.slots = gevent.lock.Semaphore(max(state.capacity_slots, 1))  # capacity_slots
 
     def in_outage(self) -> bool:
         """True while an `outage_s` window set by the last update is running."""
@@ -139,9 +149,18 @@ class Faults:
         pattern = self.state.rbac_hole_path
         return pattern is not None and self._matches(pattern, path)
 
+    def ws_fate(self) -> str:
+        """One WebSocket event on one connection: 'drop' (ws_drop_rate), 'hold' (ws_reorder_rate) or 'send'."""
+        if self._hits(self.state.ws_drop_rate, None, ""):
+            self.on_inject("ws_drop")
+            return "drop"
+        return "hold" if self._hits(self.state.ws_reorder_rate, None, "") else "send"
+
     def update(self, changes: Mapping[str, Any]) -> FaultState:
         """Apply a partial update atomically (all keys valid, or nothing changes)."""
         self.state = self.state.updated(changes)
+        if changes.get("capacity_slots"):  # a new limit; requests queued on the old one finish there
+            self.slots = gevent.lock.Semaphore(self.state.capacity_slots)
         if "outage_s" in changes:  # the window starts now; 0 ends a running one
             self.outage_until = time.monotonic() + self.state.outage_s if self.state.outage_s > 0 else 0.0
         log.warning("fault switches now: %s", {k: v for k, v in self.state.to_json().items() if v})
@@ -177,6 +196,9 @@ class Faults:
             if self.in_outage():
                 self.on_inject("outage")
                 raise AbortConnection(reset=True)  # like a restarting API: no answer, connection reset
+            if s.capacity_slots > 0:  # a load-dependent bottleneck: queue for a slot, hold it capacity_ms
+                with self.slots:
+                    gevent.sleep(s.capacity_ms / 1000.0)
             if s.leak_kb > 0:
                 self.leaked.append(b"x" * (s.leak_kb * 1024))  # filled, so the pages are really touched
             if s.latency_ms > 0 and self._matches(s.latency_path, path):

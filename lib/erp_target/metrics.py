@@ -1,4 +1,4 @@
-"""Prometheus metrics on a dedicated registry: per-endpoint counts/latency, process, DB rows, faults."""
+"""Prometheus metrics on a dedicated registry: per-endpoint counts/latency, process, DB rows and transactions, faults."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
@@ -49,6 +49,22 @@ class _DbRows(Collector):
         yield fam
 
 
+class _DbTransactions(Collector):
+    """`erp_db_transactions_total{kind}`: write transactions committed, reads run (erp_target.db)."""
+
+    def __init__(self, conn: Callable[[], sqlite3.Connection | None]):
+        self._conn = conn
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        fam = CounterMetricFamily(
+            "erp_db_transactions", "Database transactions: writes committed, reads run", labels=["kind"]
+        )
+        counts = getattr(self._conn(), "transactions", None)  # erp_target.db.CountingConnection
+        for kind, value in (counts or {}).items():
+            fam.add_metric([kind], float(value))
+        yield fam
+
+
 class _FaultGauge(Collector):
     """`erp_fault_setting{key}`: the numeric value of each fault switch (booleans as 0/1)."""
 
@@ -86,6 +102,7 @@ class Metrics:
         )
         ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, process_resident_memory_bytes
         self.registry.register(_DbRows(conn))
+        self.registry.register(_DbTransactions(conn))
         self.registry.register(_FaultGauge(faults))
         faults.on_inject = lambda kind: self.injected.labels(kind).inc()
 

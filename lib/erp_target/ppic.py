@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from . import models, workflow
+from . import models, search, workflow
 from .errors import get_choice, get_date, get_int, get_str, json_body, not_found, paging, query_str
 from .models import MO_COLS, WO_COLS, like_escape
 from .rbac import route
@@ -25,6 +25,8 @@ def list_orders() -> Response:
     if status:
         where.append(("status = ?", status))
     q = query_str("q")
+    if q and search.usable(state().db, q):  # the trigram index (search.py), else the LIKE scan below
+        return reply(search.list_orders(state().db, q, status, page, size))
     if q:
         pat = f"%{like_escape(q)}%"
         where.append(

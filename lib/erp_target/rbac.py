@@ -75,6 +75,12 @@ MATRIX: tuple[Operation, ...] = (
     _op("GET", "/warehouse/stock/{sku}", "admin", "ppic", "warehouse"),
     _op("POST", "/warehouse/stock/{sku}/adjust", "admin", "warehouse"),
     _op("POST", "/reports/production", "admin", "ppic"),
+    # exports, imports, bulk (erp_target.exports, erp_target.bulk)
+    _op("GET", "/warehouse/exports/stock", "admin", "ppic", "warehouse"),
+    _op("GET", "/admin/audit-log/export", "admin"),
+    _op("GET", "/admin/rbac/report", "admin"),
+    _op("POST", "/production/work-orders/import", "admin", "ppic"),
+    _op("POST", "/warehouse/adjustments", "admin", "warehouse"),
     _op("GET", "/admin/users", "admin"),
     _op("GET", "/admin/audit-log", "admin"),
     _op("GET", "/admin/rbac", "admin"),

@@ -1,4 +1,9 @@
-"""Deterministic seed: 10k manufacturing orders in every lifecycle stage, 50k stock items, 390 users."""
+"""Deterministic seed: 10k manufacturing orders in every lifecycle stage, 50k stock items, 390 users.
+
+`--seed-scale N` seeds N orders (10k..1M, seed_scale.py) in the same stage mix: rows are built in
+chunks and bulk-inserted (executemany) in one transaction under bulk-load PRAGMAs, the indexes are
+built after the load, and a progress bar goes to stderr.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ import sqlite3
 from dataclasses import dataclass
 
 from . import catalog as C
-from . import passwords
+from . import history, passwords, search
 from .catalog import DEPARTMENTS, LOW_STOCK
 from .db import INDEXES, SCHEMA, SCHEMA_VERSION
+from .seed_scale import Progress, seed_pragmas, stage_counts
 
 log = logging.getLogger(__name__)
+CHUNK = 50_000  # orders built in memory before they are bulk-inserted
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,16 @@ def _iso(t: dt.datetime) -> str:
     return t.isoformat(timespec="milliseconds") + "Z"
 
 
-def seed(conn: sqlite3.Connection, password: str) -> SeedCounts:
-    """Create the schema and fill it in one transaction (all or nothing)."""
+def seed(conn: sqlite3.Connection, password: str, scale: int | None = None) -> SeedCounts:
+    """Create the schema and fill it in one transaction (all or nothing); `scale` orders (default 10k).
+
+    With `scale` given (--seed-scale) a progress bar goes to stderr.
+    """
+    with seed_pragmas(conn):
+        return _seed(conn, password, scale or C.N_ORDERS, Progress(scale or 0, "seed", enabled=bool(scale)))
+
+
+def _seed(conn: sqlite3.Connection, password: str, scale: int, progress: Progress) -> SeedCounts:
     rng = random.Random(C.SEED)
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
     conn.execute("BEGIN")
@@ -83,13 +98,19 @@ def seed(conn: sqlite3.Connection, password: str) -> SeedCounts:
         users = _users(password)
         conn.executemany("INSERT INTO users VALUES (?,?,?,?,1)", users)
         fg_skus = _stock(conn, rng, today)
-        _orders(conn, rng, today, fg_skus, users)
+        _orders(conn, rng, today, fg_skus, users, scale, progress)
+        progress.phase("audit trail of the seeded lifecycle")
+        history.seed_audit_history(conn)  # the audit trail of what was just seeded
+        progress.phase("indexes")
         for stmt in INDEXES.split(";"):
             if stmt.strip():
                 conn.execute(stmt)
+        progress.phase("MO text-search index")
+        search.build(conn)  # after the load: one bulk build, then triggers for new orders
         meta = {
             "schema_version": SCHEMA_VERSION,
             "seed": str(C.SEED),
+            "seed_scale": str(scale),
             "seeded_at": _iso(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
         }
         conn.executemany("INSERT INTO meta VALUES (?,?)", list(meta.items()))
@@ -97,7 +118,10 @@ def seed(conn: sqlite3.Connection, password: str) -> SeedCounts:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    progress.phase("ANALYZE")
     conn.execute("ANALYZE")  # good plans for the LIKE/GROUP BY queries from the first request
+    progress.phase("done")
+    progress.close()
     return counts(conn)
 
 
@@ -140,13 +164,18 @@ def _orders(
     today: dt.datetime,
     fg_skus: list[str],
     users: list[tuple[str, str, str | None, str]],
+    scale: int,
+    progress: Progress,
 ) -> None:
-    """Manufacturing orders plus their work orders, QC tests and receipts for the stage drawn."""
+    """Manufacturing orders plus their work orders, QC tests and receipts for the stage drawn.
+
+    Rows are flushed every CHUNK orders: 1M orders never sit in memory at once.
+    """
     by_dept = {d: [u for u, _r, ud, _h in users if ud == d] for d in DEPARTMENTS}
     ppic = [u for u, r, _d, _h in users if r == "ppic"]
     qcs = [u for u, r, _d, _h in users if r == "qc"]
     clerks = [u for u, r, _d, _h in users if r == "warehouse"]
-    stages = [name for name, n in C.STAGES for _ in range(n)]
+    stages = [name for name, n in stage_counts(scale) for _ in range(n)]
     rng.shuffle(stages)
     mos, wos, tests, receipts, audit = [], [], [], [], []
     wo_id = qc_id = rc_id = 0
@@ -159,7 +188,22 @@ def _orders(
         wos.append((wo_id, mo, dept, qty, done, status, who, None, rework, _iso(t), _iso(t)))
         return wo_id
 
+    def flush() -> None:
+        conn.executemany("INSERT INTO manufacturing_orders VALUES (?,?,?,?,?,?,?,?,?)", mos)
+        conn.executemany("INSERT INTO work_orders VALUES (?,?,?,?,?,?,?,?,?,?,?)", wos)
+        conn.executemany("INSERT INTO qc_tests VALUES (?,?,?,?,?,?,?,?,?)", tests)
+        conn.executemany("INSERT INTO receipts VALUES (?,?,?,?,?,?,?,?)", receipts)
+        conn.executemany(
+            "INSERT INTO audit_log (at, username, action, entity, entity_id, detail) VALUES (?,?,?,?,?,?)",
+            audit,
+        )
+        for rows in (mos, wos, tests, receipts, audit):
+            rows.clear()
+
     for mo_id, stage in enumerate(stages, start=1):
+        if mo_id % CHUNK == 0:
+            flush()
+            progress.update(mo_id, "orders")
         # 5..125 days ago: even the last lifecycle step (4 x <= 29 h later) lies in the past.
         created = today - dt.timedelta(days=rng.randrange(5, 125), seconds=rng.randrange(86400))
         qty = rng.randrange(5, 121) * 10
@@ -185,16 +229,8 @@ def _orders(
         mos.append(
             (mo_id, f"MO-{mo_id:06d}", style, sku, rng.choice(C.CUSTOMERS), qty, due, status, _iso(created))
         )
-        audit.append(
-            (
-                _iso(created),
-                rng.choice(ppic),
-                "mo.create",
-                "manufacturing_order",
-                str(mo_id),
-                f"seeded MO-{mo_id:06d} ({style} x{qty})",
-            )
-        )
+        what = ("mo.create", "manufacturing_order", str(mo_id), f"seeded MO-{mo_id:06d} ({style} x{qty})")
+        audit.append((_iso(created), rng.choice(ppic), *what))
         t = created
         last_wo = 0
         for i, dept in enumerate(DEPARTMENTS):
@@ -206,64 +242,44 @@ def _orders(
         if level >= 6:
             qc_id += 1
             t += step
+            head = (qc_id, mo_id, last_wo, qty)
             if stage == "rework_open":
-                tests.append(
-                    (
-                        qc_id,
-                        mo_id,
-                        last_wo,
-                        qty,
-                        "failed",
-                        rng.randrange(1, 20),
-                        rng.choice(qcs),
-                        "seeded: stitching defects",
-                        _iso(t),
-                    )
-                )
+                fail = ("failed", rng.randrange(1, 20), rng.choice(qcs), "seeded: stitching defects")
+                tests.append((*head, *fail, _iso(t)))
                 add_wo(mo_id, "finishing", qty, "open", t + step, rework=1)
             elif level == 6:
-                tests.append((qc_id, mo_id, last_wo, qty, "pending", None, None, None, _iso(t)))
+                tests.append((*head, "pending", None, None, None, _iso(t)))
             else:
-                tests.append(
-                    (
-                        qc_id,
-                        mo_id,
-                        last_wo,
-                        qty,
-                        "passed",
-                        rng.randrange(0, 3),
-                        rng.choice(qcs),
-                        None,
-                        _iso(t),
-                    )
-                )
+                tests.append((*head, "passed", rng.randrange(0, 3), rng.choice(qcs), None, _iso(t)))
                 rc_id += 1
                 t += step
                 received = stage == "completed"
-                receipts.append(
-                    (
-                        rc_id,
-                        mo_id,
-                        qc_id,
-                        sku,
-                        qty,
-                        "received" if received else "pending",
-                        rng.choice(clerks) if received else None,
-                        _iso(t),
-                    )
-                )
-    conn.executemany("INSERT INTO manufacturing_orders VALUES (?,?,?,?,?,?,?,?,?)", mos)
-    conn.executemany("INSERT INTO work_orders VALUES (?,?,?,?,?,?,?,?,?,?,?)", wos)
-    conn.executemany("INSERT INTO qc_tests VALUES (?,?,?,?,?,?,?,?,?)", tests)
-    conn.executemany("INSERT INTO receipts VALUES (?,?,?,?,?,?,?,?)", receipts)
-    conn.executemany(
-        "INSERT INTO audit_log (at, username, action, entity, entity_id, detail) VALUES (?,?,?,?,?,?)", audit
-    )
+                receipt_state = ("received", rng.choice(clerks)) if received else ("pending", None)
+                receipts.append((rc_id, mo_id, qc_id, sku, qty, *receipt_state, _iso(t)))
+    flush()
+    progress.update(len(stages), "orders")
 
 
-def open_or_seed(conn: sqlite3.Connection, password: str) -> tuple[SeedCounts, bool]:
-    """Reuse a seeded file (checking the seed password) or seed an empty one; (counts, reused)."""
+def seeded_scale(conn: sqlite3.Connection) -> int:
+    """The N a seeded file was seeded with (files from before --seed-scale: the default 10k)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'seed_scale'").fetchone()
+    return int(row[0]) if row is not None else C.N_ORDERS
+
+
+def open_or_seed(
+    conn: sqlite3.Connection, password: str, scale: int | None = None
+) -> tuple[SeedCounts, bool]:
+    """Reuse a seeded file (checking the seed password) or seed an empty one; (counts, reused).
+
+    `scale` (--seed-scale) must match a reused file's seed, or it is an error naming both.
+    """
     if is_seeded(conn):
+        if scale is not None and seeded_scale(conn) != scale:
+            raise RuntimeError(
+                f"--seed-scale {scale}: the database file was seeded with --seed-scale "
+                f"{seeded_scale(conn)}; pass another --db path (or delete the file) to seed {scale:,} "
+                "manufacturing orders, or drop --seed-scale to reuse it"
+            )
         row = conn.execute("SELECT password_hash FROM users WHERE username = 'admin01'").fetchone()
         if row is None or not passwords.verify(password, row[0]):
             log.warning(
@@ -276,4 +292,4 @@ def open_or_seed(conn: sqlite3.Connection, password: str) -> tuple[SeedCounts, b
             "the database file holds tables but is not a seeded erp_target database "
             f"(schema {SCHEMA_VERSION}); pass another --db path or delete the file"
         )
-    return seed(conn, password), False
+    return seed(conn, password, scale), False

@@ -13,6 +13,8 @@ Environment, install, and throw it away. What lives where:
     erpload.locust.run         ErploadRun (environment.erpload): run state, mark_invalid /
                                mark_interrupted, finalize -> erpload.core.verdict.decide -> reports
     erpload.locust.checks      exit 2 before any load: profile, ERPLOAD_* settings, credentials, report dir
+    erpload.locust.apimap      the API map: --api-map > the profile's api: > the reference map, shipped
+                               to workers in the spawn message; the preflight (login + one list call)
     erpload.locust.signals     SIGINT/SIGTERM -> an interrupted (ABORTED) run, reports written
     erpload.locust.exchange    THE worker -> master merge path (data["erpload"][key])
     erpload.locust.redaction   secrets out of every error, log line and artifact
@@ -31,15 +33,21 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from erpload.core.histogram import fine_bucket
-from erpload.locust import arrival, checks, health, options
+from erpload.locust import apimap, arrival, checks, health, options
 from erpload.locust.correctness import install_correctness
 from erpload.locust.exchange import drain_workers_before_quit, tag_roles
 from erpload.locust.inflight import install_inflight
+from erpload.locust.intended import install_intended
+from erpload.locust.looplag import install_looplag
+from erpload.locust.metrics_server import install_metrics
 from erpload.locust.redaction import install_redaction
 from erpload.locust.resources import install_resources
 from erpload.locust.run import ErploadRun
 from erpload.locust.shapes import ProfileShape, install_shape_support
 from erpload.locust.signals import install_graceful_signals
+from erpload.locust.stage_stats import install_stage_stats
+from erpload.locust.throughput import install_throughput
+from erpload.locust.wsorder import install_ws_order
 from erpload.web.ui import install_webui, load_profile_choices
 
 __all__ = ["ErploadRun", "ProfileShape", "add_options", "install"]
@@ -63,6 +71,7 @@ def install(environment: Environment) -> ErploadRun:
     # Configuration read in every process; a bad value exits 2 here, before any user starts.
     checks.configure_settings()  # ERPLOAD_THINK_TIME / _REQUEST_TIMEOUT / _INSECURE_TLS (users.settings)
     checks.check_credentials()  # ERPLOAD_CREDENTIALS parses
+    checks.configure_api_map(environment)  # --api-map / ERPLOAD_API_MAP loads (the master may replace it)
     install_redaction(environment)  # secrets redacted once, where errors are recorded: every sink inherits it
     install_inflight(environment)  # requests still in flight at stop become failures
     run = ErploadRun(environment)
@@ -74,7 +83,9 @@ def install(environment: Environment) -> ErploadRun:
     run.exchange.provide("tallies", run.read_tallies)
     run.exchange.merge("tallies", run.tallies.on_payload)
     install_shape_support(environment)
+    install_stage_stats(environment, run)  # per-stage numbers: filed where made, through the Exchange
     arrival.install_arrival(environment, run.exchange)
+    install_throughput(environment, run)  # per-operation rates (profile `rates:`), target_rate(...) metrics
     health.install_health(environment, run)
     if not isinstance(environment.runner, WorkerRunner):
         if environment.parsed_options is not None:
@@ -87,8 +98,13 @@ def install(environment: Environment) -> ErploadRun:
         run.extra_providers["rbac_violations"] = lambda: sum(
             run.tallies.totals(environment).get("rbac_violations", {}).values()
         )
+    apimap.install_api_map(environment, run)  # test_start: master ships the map, a worker takes it
     install_resources(environment, run)  # after run.on_test_start: its test_start needs the run clock
+    install_looplag(environment, run)  # after install_resources: its finalizer adds resources.loop_lag
+    install_intended(environment, run)  # open model: requests timed from their intended start too
     install_correctness(environment, run)  # after run.on_test_start: reads run.profile at test start
+    install_ws_order(environment, run)  # after install_correctness: adds correctness.websocket
+    install_metrics(environment, run)  # Prometheus /metrics; after the others: its finalizer runs last
     if getattr(environment, "web_ui", None) is not None:
         install_webui(environment, run)
     return run

@@ -15,7 +15,8 @@ import pytest
 from helpers import FAST_THINK, PROFILES, PY, Proc, Target
 
 pytestmark = pytest.mark.e2e
-REPORTS = {"summary.json", "junit.xml", "summary.md", "report.html"}  # the ones that carry the verdict
+# the ones that carry the verdict
+REPORTS = {"summary.json", "junit.xml", "summary.md", "report.html", "comment.md"}
 
 
 def test_reports_that_cannot_be_written_leave_none_behind_and_the_run_exits_6(target: Target, tmp_path: Path):

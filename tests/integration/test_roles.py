@@ -19,14 +19,17 @@ import requests
 from locust import task
 from locust.env import Environment
 
+from erpload.api import load_api_map, reference_map
 from erpload.core.tallies import Tallies, tallies_for
+from erpload.users import api as users_api
 from erpload.users import credentials, settings
+from erpload.users import ws as WS
 from erpload.users.base import ErpUser
 from erpload.users.checks import PROBE_SUFFIX, Probe
 from erpload.users.settings import Settings
 from erpload.users.shopfloor import ShopFloorUser
 
-from helpers import ROOT, Target
+from helpers import ROOT, SEED_PASSWORD, Target
 
 
 def _load(name: str) -> Any:
@@ -37,7 +40,9 @@ def _load(name: str) -> Any:
     return module
 
 
-OPS, QC, PLAN, WH, ADM = (_load(n) for n in ("operators", "quality", "planning", "warehouse", "admins"))
+OPS, QC, PLAN, WH, ADM, SUP, STK = (
+    _load(n) for n in ("operators", "quality", "planning", "warehouse", "admins", "supervisors", "stocktake")
+)
 ALL = [
     OPS.CuttingOperator,
     OPS.SewingOperator,
@@ -140,6 +145,7 @@ def _fresh() -> Any:
     yield
     settings.configure(None)
     credentials.reset_pool()
+    users_api.configure_api(None)
 
 
 @pytest.fixture(scope="module")
@@ -352,7 +358,7 @@ class LeakyProbe(ErpUser):
     """Probes an endpoint admins may call, so the 'server' lets the forbidden call through."""
 
     role_key = "admin"
-    rbac_probes = (Probe("GET", "/admin/rbac", "/admin/rbac"),)
+    rbac_probes = (Probe("rbac_matrix"),)
 
     @task
     def probe(self) -> None:
@@ -465,6 +471,7 @@ EXPECTED_MIX = {  # task -> weight per shipped role, as before the dashboard/pro
         "open_order": 3,
         "plan_order": 3,
         "production_report": 1,
+        "import_plan": 1,
         "dashboard": 2,
         "probe": 1,
     },
@@ -474,6 +481,7 @@ EXPECTED_MIX = {  # task -> weight per shipped role, as before the dashboard/pro
         "search_stock": 4,
         "open_item": 3,
         "adjust_item": 3,
+        "export_or_bulk": 1,
         "dashboard": 2,
         "probe": 1,
     },
@@ -483,6 +491,7 @@ EXPECTED_MIX = {  # task -> weight per shipped role, as before the dashboard/pro
         "rbac_matrix": 2,
         "production_report": 2,
         "orders_in_progress": 2,
+        "exports": 1,
         "dashboard": 2,
         "probe": 1,
     },
@@ -503,3 +512,142 @@ def test_shop_floor_roles_inherit_dashboard_and_probe_with_the_same_request_mix(
         assert inherited and all(f is vars(ShopFloorUser)[f.__name__] for f in inherited), cls
         assert not {"dashboard", "probe"} & set(vars(cls)), cls  # no copy left in the role's own class
         assert all(getattr(t, "_erp_guarded", False) for t in cls.tasks), cls  # every task still guarded
+
+
+V1_MAP = ROOT / "examples" / "api-maps" / "v1.yaml"
+
+
+def test_every_role_works_against_the_v1_dialect_with_only_a_map(tmp_path: Path) -> None:
+    """Base path, form login, {data, meta} lists, renamed paths and fields: the map alone bridges them.
+
+    Stats names stay the reference templates (SLA rules read as before); the WebSocket takes its
+    token as ?access_token=; the stock ledger matches what the target holds.
+    """
+    users_api.configure_api(load_api_map(V1_MAP))
+    v1 = Target(tmp_path, "--dialect", "v1", name="v1")
+    classes = [*ALL, SUP.Supervisor, STK.StockTaker]
+    wanted = {
+        ("POST", "/auth/login"),
+        ("GET", "/auth/me"),
+        ("GET", "/production/work-orders"),
+        ("POST", "/production/work-orders/[id]/claim"),
+        ("POST", "/production/cutting"),
+        ("GET", "/qc/tests"),
+        ("POST", "/qc/tests/[id]/result"),
+        ("GET", "/ppic/manufacturing-orders"),
+        ("POST", "/ppic/manufacturing-orders"),
+        ("GET", "/warehouse/stock"),
+        ("POST", "/warehouse/receipts/[id]/receive"),
+        ("POST", "/warehouse/stock/[sku]/adjust"),
+        ("WS", WS.CONNECT),
+    }
+    try:
+        session = requests.Session()
+        login = session.post(
+            v1.url + "/api/v1/auth/token", data={"user": "admin01", "pass": SEED_PASSWORD}, timeout=10
+        )
+        login.raise_for_status()
+        session.headers["Authorization"] = "Token " + login.json()["token"]
+
+        def on_hand(sku: str) -> int:
+            r = session.get(f"{v1.url}/api/v1/inventory/items/{sku}", timeout=10)
+            r.raise_for_status()
+            return r.json()["on_hand"]
+
+        before = {sku: on_hand(sku) for sku in STK.FALLBACK_SKUS}  # the stock taker's items (no hot_skus)
+        run = Run(classes, v1.url, len(classes), min_s=6, max_s=40, until=lambda r: wanted <= r.names)
+        ledger = run.tallies.stock_ledger()
+        after = {sku: on_hand(sku) for sku in before}
+    finally:
+        v1.stop()
+    run.assert_clean()
+    assert wanted <= run.names, wanted - run.names
+    known = {op.stats_name for op in reference_map().operations.values()}
+    known |= {reference_map().login.name, WS.CONNECT, WS.EVENT, WS.BROADCAST}
+    assert {n for _, n in run.names if not n.endswith(PROBE_SUFFIX)} <= known, run.names
+    assert run.tallies.sessions["login"] == len(classes) and run.tallies.sessions.get("login_failed", 0) == 0
+    assert set(before) & set(ledger), (
+        ledger
+    )  # the stock taker adjusted them (with `quantity` read from on_hand)
+    for sku in before:  # nothing lost: final = start + adjustments + receipts, as the ledger says
+        entry = ledger.get(sku, {"delta": 0, "received": 0})
+        assert after[sku] == before[sku] + entry["delta"] + entry["received"], (sku, before, after, entry)
+
+
+@pytest.mark.parametrize(
+    "doc, failure",
+    [
+        (
+            "lists: {items: data, total: meta.total}",
+            "GET /qc/tests: does not fit the API map: no list at 'data' (the API map's lists.items) (HTTP 200): ",
+        ),
+        (
+            "login: {token: token}",
+            "POST /auth/login: missing token (the API map's login.token) (HTTP 200): ",
+        ),
+        (
+            "login: {expires_in: ttl}",
+            "POST /auth/login: does not fit the API map: no positive number of seconds at 'ttl' ",
+        ),
+    ],
+    ids=["list-envelope", "login-token", "login-lifetime"],
+)
+def test_an_answer_that_does_not_fit_the_map_is_a_failure_with_evidence(
+    target: Target, tmp_path: Path, doc: str, failure: str
+) -> None:
+    path = tmp_path / "wrong.yaml"
+    path.write_text(f"version: 1\nname: wrong\n{doc}\n")
+    users_api.configure_api(load_api_map(path))
+    run = Run([QC.QcInspector], target.url, 2, min_s=1.5, max_s=1.5)
+    assert run.runner.exceptions == {} and run.user_errors == [] and run.alive == 2
+    assert any(f.startswith(failure) for f in run.failures), run.failures
+    if "login" in doc:  # the evidence shows the login answer, its token redacted
+        text = "\n".join(run.failures)
+        assert "eyJ" not in text and "[REDACTED]" in text, text
+
+
+def test_renew_by_refresh_when_the_map_says_so(tmp_path: Path) -> None:
+    """`renew: refresh`: before expiry the token is renewed at refresh_path with the current token, no new login."""
+    from gevent.pywsgi import WSGIServer
+
+    seen: Counter[str] = Counter()
+    valid: set[str] = set()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        path, auth = environ["PATH_INFO"], environ.get("HTTP_AUTHORIZATION", "")
+        seen[path] += 1
+        token = auth.removeprefix("Bearer ")
+        if path == "/auth/login" or (path == "/auth/refresh" and token in valid):
+            new = f"opaque-token-{sum(seen.values()):06d}"
+            valid.add(new)
+            status, body = "200 OK", {"access_token": new, "expires_in": 2}
+        elif path == "/auth/me" and token in valid:
+            status, body = "200 OK", {"username": "admin01", "role": "admin"}
+        else:
+            status, body = "401 Unauthorized", {"error": "unauthorized", "detail": "bad token"}
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps(body).encode()]
+
+    map_file = tmp_path / "refresh.yaml"
+    map_file.write_text("version: 1\nname: refresh\nlogin: {renew: refresh, refresh_path: /auth/refresh}\n")
+    users_api.configure_api(load_api_map(map_file))
+
+    class Renewer(ErpUser):
+        role_key = "admin"
+
+        @task
+        def me(self) -> None:
+            self.call("me", required=("username", "role"))
+
+    server = WSGIServer(("127.0.0.1", 0), app, log=None)
+    server.start()
+    try:
+        run = Run([Renewer], f"http://127.0.0.1:{server.server_port}", 1, min_s=4.5, max_s=4.5)
+    finally:
+        server.stop(timeout=1)
+    run.assert_clean(probes=False)
+    assert seen["/auth/login"] == 1 and seen["/auth/refresh"] >= 3, (
+        seen
+    )  # renewed ~every second, never relogged
+    assert run.tallies.sessions["login"] == 1 and run.tallies.sessions["renew"] == seen["/auth/refresh"]
+    assert {("POST", "/auth/login"), ("POST", "/auth/refresh"), ("GET", "/auth/me")} == run.names

@@ -89,6 +89,11 @@ def _cell_request(row: Row, role: str, w: dict[str, Any]) -> tuple[str, dict[str
         kw["json"] = {"style": "TEE-001", "quantity": 10, "due_date": "2030-01-31"}
     elif row.path == "/reports/production":
         kw["json"] = {"from": "2026-01-01", "to": "2026-01-31", "group_by": "day"}
+    elif row.path == "/production/work-orders/import":
+        kw["data"] = b"mo_number,department,quantity\nMO-000001,cutting,10\n"
+        kw["headers"] = {"Content-Type": "text/csv"}
+    elif row.path == "/warehouse/adjustments":
+        kw["json"] = {"adjustments": [{"sku": "TRM-000042", "delta": 1, "reason": "rbac matrix bulk"}]}
     elif row.method == "PUT":
         kw["json"] = {}
     path = path.replace("{id}", "1").replace("{sku}", "FAB-000001")

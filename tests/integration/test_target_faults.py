@@ -31,6 +31,10 @@ OFF = {
     "racy_stock": False,
     "outage_s": 0,
     "rbac_hole_path": None,
+    "ws_drop_rate": 0,
+    "ws_reorder_rate": 0,
+    "capacity_slots": 0,
+    "capacity_ms": 0,
 }
 ME = "^/auth/me$"  # most tests confine a fault to GET /auth/me (no DB access) and keep the rest healthy
 

@@ -1,11 +1,12 @@
-"""The correctness section of summary.md / report.html (erpload.report.correctness_report)."""
+"""The correctness section of summary.md / report.html (erpload.report.correctness_report / _html)."""
 
 from __future__ import annotations
 
 import json
 
 from erpload.core.stockcheck import stock_report, stock_verdict
-from erpload.report.correctness_report import MAX_SKU_ROWS, html_section, markdown_lines
+from erpload.report.correctness_html import html_section
+from erpload.report.correctness_report import MAX_SKU_ROWS, markdown_lines, parts
 from erpload.report.html import render_html
 from erpload.report.markdown import MAX_BYTES, _table, cell, render_markdown
 from erpload.report.summary import EndpointSummary, RunSummary
@@ -20,6 +21,7 @@ def _correctness(n_ok_skus: int = 2) -> dict:
     ]
     rows += [stock_verdict(f"FAB-{i:06d}", 0, 0, {}) for i in range(n_ok_skus)]
     return {
+        "rbac_probes": 40,
         "rbac_violations": {"Cutter" + EVIL: 3, "Supervisor": 0},
         "stock": stock_report(rows),
         "recovery": {
@@ -76,14 +78,17 @@ WS = [
 def test_markdown_section_has_the_numbers_and_escapes() -> None:
     text = "\n".join(markdown_lines(_correctness(), _table, cell, WS))
     assert "## Correctness" in text
-    assert "1 lost and 1 duplicated update(s) on 4 SKU(s) (1 unit(s) missing, 2 surplus" in text
+    assert (
+        '1 unit(s) lost on 1 SKU(s): FAB-LOST&lt;script&gt;alert("x")&lt;/script&gt; \\| pipe -1; '
+        "2 unit(s) duplicated on 1 SKU(s): FAB-DUP +2 (of 4 hot SKU(s); 6 confirmed adjustments)"
+    ) in text
     assert (
         "| FAB-LOST&lt;script&gt;" in text
         and "\\| pipe | lost | 100 | 5 | 0 | 105 | 104 | -1 | 5 | 0 |" in text
     )
     assert "| FAB-DUP | duplicated | 10 | 1 | 0 | 11 | 13 | 2 | 1 | 0 |" in text
     assert (
-        "3 probe(s) answered 2xx" in text
+        "40 probe(s) sent; 3 probe(s) answered 2xx" in text
         and "| Cutter&lt;script&gt;" in text
         and "| Supervisor | 0 |" in text
     )
@@ -134,10 +139,28 @@ def test_html_section_tables_and_escaping() -> None:
 def test_full_reports_show_the_section_and_stay_under_the_limit() -> None:
     summary = RunSummary(verdict="fail", exit_code=1, requests=WS, correctness=_correctness(n_ok_skus=5000))
     md = render_markdown(summary)
-    assert "## Correctness" in md and "1 lost and 1 duplicated" in md
+    assert "## Correctness" in md and "1 unit(s) lost on 1 SKU(s)" in md
     assert len(md.encode()) < MAX_BYTES
     assert md.index("## Correctness") < md.index("## Requests")
     html = render_html(summary)
     assert 'id="correctness"' in html and "<script>alert" not in html
     roundtrip = RunSummary.from_dict(json.loads(summary.to_json()))
     assert "## Correctness" in render_markdown(roundtrip)
+
+
+def test_a_part_appears_only_when_its_check_ran() -> None:
+    """A team's own locustfile: no probes, no fault plan, no hot SKUs -> no RBAC, Recovery or Stock part."""
+    nothing_ran = {"rbac_probes": 0, "rbac_violations": {}}
+    assert parts(nothing_ran) == {} and markdown_lines(nothing_ran, _table, cell) == []
+    assert html_section(nothing_ran) == ""
+    only_probes = {"rbac_probes": 12, "rbac_violations": {}}
+    text = "\n".join(markdown_lines(only_probes, _table, cell))
+    assert "### RBAC violations" in text and "12 probe(s) sent; 0 probe(s) answered 2xx" in text
+    assert "### Recovery" not in text and "### Stock" not in text
+    html = html_section(only_probes)
+    assert "RBAC violations" in html and 'id="rbac-table"' not in html and "Recovery" not in html
+    with_faults = {"recovery": _correctness()["recovery"]}
+    assert set(parts(with_faults)) == {"recovery"}
+    for summary in (RunSummary(verdict="pass", exit_code=0, correctness=nothing_ran),):
+        assert "RBAC" not in render_markdown(summary) and "RBAC" not in render_html(summary)
+        assert "Recovery" not in render_markdown(summary) and "Recovery" not in render_html(summary)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from erpload.api import ApiMap, reference_map
 from erpload.core.domain import CREDENTIAL_KEYS
 from erpload.core.errors import ConfigError, ExitCode
+from erpload.users import api
 from erpload.users import credentials as cr
 
 
@@ -133,7 +135,7 @@ def test_bad_file_lists_every_problem_without_echoing_passwords(tmp_path: Path) 
         "admin: nope\n",
     )
     assert text.startswith("Error: credentials file ") and "c.yaml" in text and "ERPLOAD_CREDENTIALS" in text
-    assert "cuting: unknown role key 'cuting'. Did you mean 'cutting'?" in text
+    assert "cuting" not in text  # any name is a pool key: a typo shows up in check_roles (see below)
     assert "qc: must be a non-empty list" in text
     assert "sewing[0].password: must be a non-empty string (got missing)" in text
     assert "sewing[1].password: must be a non-empty string (got a int)" in text and "Quote it" in text
@@ -196,3 +198,71 @@ def test_credentials_yaml_is_read_within_bounds(tmp_path: Path) -> None:
     bomb.write_text("\n".join(rows) + "\n")  # 10**7 values once expanded
     with pytest.raises(ConfigError, match="anchor bomb"):
         cr.load_file(bomb)
+
+
+def test_any_pool_key_is_allowed_but_must_be_a_name(tmp_path: Path) -> None:
+    """A team's ERP has its own roles: any name is a pool key; what is not a name says how to write one."""
+    f = tmp_path / "c.yaml"
+    f.write_text(
+        "line-lead:\n  - {username: ll1, password: p1}\nqc.night:\n  - {username: n1, password: p2}\n"
+    )
+    p = cr.load_pool({"ERPLOAD_CREDENTIALS": str(f)})
+    assert p.keys() == ["line-lead", "qc.night"] and p.next("line-lead").username == "ll1"
+    text = _problems(tmp_path, "'': [{username: a, password: b}]\n'with space': [{username: a, password: b}]\n"
+                     "7: [{username: a, password: b}]\n_x: [{username: a, password: b}]\n")  # fmt: skip
+    for key in ("''", "'with space'", "7", "'_x'"):
+        assert f"role key {key} is not a name" in text, (key, text)
+    assert "Use letters, digits" in text and "API map" in text
+
+
+def test_check_roles_reads_pools_through_the_api_map() -> None:
+    """Role key -> pool key as the map says; a missing pool names both, and the closest key that has accounts."""
+    pool = cr.CredentialPool(
+        {
+            "floor-ops": [cr.Credential("f1", cr.Secret("pw"))],
+            "cuting": [cr.Credential("c1", cr.Secret("pw"))],
+        },
+        "credentials file c.yaml",
+    )
+    doc = {"version": 1, "name": "team", "roles": {"sewing": "floor-ops", "qc": "quality"}}
+    team = ApiMap.from_dict(doc, "team.yaml", reference=reference_map())
+    cr.check_roles(pool, {"SewingOperator": "sewing"}, team)  # sewing logs in from floor-ops: present
+    with pytest.raises(ConfigError) as e:
+        cr.check_roles(
+            pool, {"SewingOperator": "sewing", "QcInspector": "qc", "CuttingOperator": "cutting"}, team
+        )
+    text = e.value.render()
+    assert [p.where for p in e.value.problems] == ["cutting", "quality"]
+    assert (
+        "no accounts for role key 'quality' (the API map's pool for role key 'qc'), needed by QcInspector"
+        in text
+    )
+    assert "no accounts for role key 'cutting', needed by CuttingOperator" in text
+    assert "Did you mean 'cuting'?" in text and "keys with accounts: cuting, floor-ops" in text
+    with pytest.raises(ConfigError, match="role key 'sewing', needed by SewingOperator"):
+        cr.check_roles(pool, {"SewingOperator": "sewing"})  # no map: the keys are pool keys already
+    cr.check_roles(pool, {"SewingOperator": "floor-ops"})
+
+
+def test_api_for_prefers_the_shipped_map_built_once_then_the_configured_one() -> None:
+    class Env:
+        def __init__(self, shipped: object) -> None:
+            self.parsed_options = type("Opts", (), {"erpload_api_map": shipped})()
+
+    team = ApiMap.from_dict(
+        {"version": 1, "name": "team", "base_path": "/api/v9"}, "team.yaml", reference=reference_map()
+    )
+    assert api.api_for(Env(None)) is reference_map() and api.current_api() is reference_map()
+    api.configure_api(team)
+    try:
+        assert api.api_for(Env(None)) is team and api.api_for(object()) is team
+        shipped = team.to_dict()
+        first = api.api_for(Env(shipped))
+        assert first.base_path == "/api/v9" and first.source == "team.yaml" and first is not team
+        assert (
+            api.api_for(Env(shipped)) is first and api.api_for(Env(json.loads(json.dumps(shipped)))) is first
+        )
+        assert api.api_for(Env(reference_map().to_dict())) is reference_map()
+    finally:
+        api.configure_api(None)
+    assert api.current_api() is reference_map()

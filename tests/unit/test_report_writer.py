@@ -19,7 +19,7 @@ from erpload.core.errors import ConfigError, ExitCode
 from erpload.report import RENDERERS, ReportWriteError, check_report_dir, write_reports
 from erpload.report.summary import EndpointSummary, ProfileInfo, RunSummary
 
-REPORTS = ["junit.xml", "report.html", "summary.json", "summary.md"]
+REPORTS = ["comment.md", "junit.xml", "report.html", "summary.json", "summary.md"]
 PAGE = 4096  # tmpfs allocates whole pages
 
 

@@ -380,8 +380,10 @@ def test_write_reports_writes_all_four_atomically(tmp_path: Path) -> None:
         "junit": "junit.xml",
         "markdown": "summary.md",
         "html": "report.html",
+        "comment": "comment.md",
     }
     assert sorted(os.listdir(out)) == [
+        "comment.md",
         "junit.xml",
         "report.html",
         "summary.json",
@@ -424,7 +426,7 @@ def test_one_failing_renderer_does_not_cost_the_others(
         write_reports(_summary(), tmp_path)
     assert info.value.exit_code == ExitCode.INTERNAL_ERROR
     assert "junit.xml: rendering failed (a bug): RuntimeError: renderer bug" in info.value.render()
-    assert sorted(os.listdir(tmp_path)) == ["report.html", "summary.json", "summary.md"]
+    assert sorted(os.listdir(tmp_path)) == ["comment.md", "report.html", "summary.json", "summary.md"]
     # the process exits 6: the reports that were written say so, and why
     written = json.loads((tmp_path / "summary.json").read_text())
     assert (written["verdict"], written["exit_code"]) == ("error", 6)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from erpload.core.stockcheck import MAX_PENDING_EXACT, stock_report, stock_verdict
+from erpload.core.stockcheck import MAX_NAMED_SKUS, MAX_SUM_SPAN, stock_report, stock_verdict, units_note
 
 
 def test_exact_match_passes() -> None:
@@ -60,9 +60,48 @@ def test_unanswered_adjustments_explaining_the_difference_are_ok() -> None:
     assert stock_verdict("FAB-1", 100, 107, ledger)["status"] == "duplicated"
 
 
-def test_too_many_unanswered_accepts_the_whole_range() -> None:
-    pending = {f"k{i}": 1 for i in range(MAX_PENDING_EXACT + 1)}
+def test_many_unanswered_adjustments_are_still_checked_exactly() -> None:
+    """An outage leaves dozens unanswered: a loss must not hide inside their range (it did, as 'ok')."""
+    pending = {f"k{i}": 10 for i in range(30)} | {"neg1": -5, "neg2": -4}  # sums: 10k - {0, 4, 5, 9}
     ledger = {"delta": 0, "pending": pending}
-    assert stock_verdict("FAB-1", 0, MAX_PENDING_EXACT + 1, ledger)["status"] == "ok"
-    assert stock_verdict("FAB-1", 0, MAX_PENDING_EXACT + 2, ledger)["status"] == "duplicated"
+    for diff in (0, 300, 10, -9, 291, 295, 296):  # every one a subset sum
+        assert stock_verdict("FAB-1", 100, 100 + diff, ledger)["status"] == "ok", diff
+    assert stock_verdict("FAB-1", 100, 100 - 13, ledger)["status"] == "lost"  # 13 units lost: no subset
+    assert stock_verdict("FAB-1", 100, 100 + 13, ledger)["status"] == "duplicated"  # inside, unreachable
+    assert stock_verdict("FAB-1", 100, 100 + 301, ledger)["status"] == "duplicated"  # above every subset
+    assert stock_verdict("FAB-1", 100, 100 - 10, ledger)["status"] == "lost"  # below every subset
+    assert stock_verdict("FAB-1", 100, 100 - 13, ledger)["unanswered"] == 32
+
+
+def test_an_absurd_span_of_unanswered_deltas_accepts_the_range() -> None:
+    ledger = {"delta": 0, "pending": {"k1": MAX_SUM_SPAN, "k2": 7}}
+    assert stock_verdict("FAB-1", 0, 3, ledger)["status"] == "ok"  # not enumerated: inside the extremes
     assert stock_verdict("FAB-1", 0, -1, ledger)["status"] == "lost"
+
+
+def test_lost_updates_report_units_beside_the_skus() -> None:
+    """2 SKUs with lost updates can be 139 units: the report says both, and names the SKUs (worst first)."""
+    rows = [
+        stock_verdict("FAB-1", 100, 125, {"delta": 100, "count": 30}),  # 75 units lost
+        stock_verdict("FAB-2", 50, 86, {"delta": 100, "count": 40}),  # 64 units lost
+        stock_verdict("FAB-3", 10, 14, {"delta": 1, "count": 1}),  # 3 units applied twice
+        stock_verdict("FAB-4", 10, 10, {}),
+    ]
+    report = stock_report(rows)
+    assert report["lost_updates"] == 2 and report["lost_units"] == 139 and report["missing_units"] == 139
+    assert report["lost_skus"] == ["FAB-1", "FAB-2"]
+    assert report["duplicated_updates"] == 1 and report["duplicated_units"] == 3
+    assert report["duplicated_skus"] == ["FAB-3"]
+    assert units_note("lost_updates", report) == "139 unit(s) lost on 2 SKU(s): FAB-1 -75, FAB-2 -64"
+    assert units_note("duplicated_updates", report) == "3 unit(s) duplicated on 1 SKU(s): FAB-3 +3"
+    assert units_note("p95", report) == "" and units_note("lost_updates", {"checked": False}) == ""
+    clean = stock_report([stock_verdict("FAB-4", 10, 10, {})])
+    assert units_note("lost_updates", clean) == "0 units lost on 1 SKU(s)"
+
+
+def test_many_lost_skus_are_named_up_to_a_bound() -> None:
+    rows = [stock_verdict(f"FAB-{i:03d}", 10, 10 + i, {"delta": 100, "count": 1}) for i in range(40)]
+    report = stock_report(rows)
+    assert report["lost_updates"] == 40 and len(report["lost_skus"]) == MAX_NAMED_SKUS
+    assert report["lost_skus"][0] == "FAB-000"  # the most units lost first
+    assert units_note("lost_updates", report).endswith(" and 35 more")

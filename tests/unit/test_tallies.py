@@ -23,12 +23,22 @@ def test_two_environments_never_mix() -> None:
     a.conflicts["POST /qc/tests/[id]/result"] += 1
     a.sessions["login"] += 3
     a.record_stock("FAB-1", delta=5)
-    assert b.snapshot() == {"rbac_violations": {}, "conflicts": {}, "sessions": {}, "ledger": {}}
+    a.ws["lost"] += 1
+    assert b.snapshot() == {
+        "rbac_violations": {},
+        "conflicts": {},
+        "sessions": {},
+        "ledger": {},
+        "transfers": {},
+        "ws": {},
+    }
     assert a.snapshot() == {
         "rbac_violations": {"qc": 2},
         "conflicts": {"POST /qc/tests/[id]/result": 1},
         "sessions": {"login": 3},
         "ledger": {"FAB-1": {"delta": 5, "count": 1, "received": 0, "receipts": 0, "pending": {}}},
+        "transfers": {},
+        "ws": {"lost": 1},
     }
 
 
@@ -53,9 +63,17 @@ def test_reset_clears_counts_in_place_and_keeps_the_run_setup() -> None:
     t.unavailable.add("qc")
     t.sessions["login"] += 1
     t.begin_adjust("FAB-1", "k", 1)
+    t.ws["received"] += 3
     t.reset()
     assert tallies_for(env) is t
-    assert read() == {"rbac_violations": {}, "conflicts": {}, "sessions": {}, "ledger": {}}
+    assert read() == {
+        "rbac_violations": {},
+        "conflicts": {},
+        "sessions": {},
+        "ledger": {},
+        "transfers": {},
+        "ws": {},
+    }
     assert t.hot_skus == ("FAB-1", "FAB-2") and t.pick_hot_sku() in ("FAB-1", "FAB-2")
     assert t.unavailable == {"qc"}
     t.set_hot_skus(())
@@ -72,3 +90,24 @@ def test_no_module_level_tally_state() -> None:
         if isinstance(n, ast.Assign | ast.AnnAssign) and isinstance(n.value, mutable)
     ]
     assert bound == []
+
+
+def test_transfers_sum_across_workers_and_give_rates() -> None:
+    from erpload.core.tallies import transfer_rates
+    from erpload.locust.exchange import add_counts
+
+    a, b = Tallies(), Tallies()
+    a.record_transfer("POST /production/work-orders/import", 40_000, 1000, 0.5)
+    b.record_transfer("POST /production/work-orders/import", 40_000, 1000, 0.3)
+    merged = add_counts(add_counts({}, a.snapshot()), b.snapshot())["transfers"]
+    got = transfer_rates(merged)["POST /production/work-orders/import"]
+    assert got == {
+        "count": 2,
+        "bytes": 80_000,
+        "rows": 2000,
+        "seconds": 0.8,
+        "bytes_per_s": 100_000.0,
+        "rows_per_s": 2500.0,
+    }
+    a.reset()
+    assert a.snapshot()["transfers"] == {}

@@ -4,7 +4,15 @@ Role users call operations by name; the map translates to and from the ERP's dia
 `erpload.api.model` and docs/your-erp.md.
 """
 
-from erpload.api.load import REFERENCE, load_api_map, map_from_shipped, reference_map
+from erpload.api.load import (
+    REFERENCE,
+    check_api_map,
+    load_api_map,
+    map_from_shipped,
+    read_api_map,
+    reference_map,
+    validate_api_map_file,
+)
 from erpload.api.model import LIST_OPERATIONS, ApiMap, ApiMapError, Login, Operation, stats_name
 
 __all__ = [
@@ -12,10 +20,13 @@ __all__ = [
     "REFERENCE",
     "ApiMap",
     "ApiMapError",
+    "check_api_map",
     "Login",
     "Operation",
     "load_api_map",
     "map_from_shipped",
+    "read_api_map",
     "reference_map",
     "stats_name",
+    "validate_api_map_file",
 ]

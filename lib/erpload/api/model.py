@@ -6,7 +6,8 @@ the reference ERP, `[id]` for `{id}`). An `ApiMap` turns each call into the ERP'
 (base path, path, renamed body fields and query parameters, login encoding, auth header) and each
 answer back into the canonical shape (list envelope, renamed response fields, error code). So the
 role users never carry an ERP path or field name; the reference map (reference.yaml) is the only
-place the reference ERP's names are written.
+place the reference ERP's names are written. A team's own further operations (`custom_operations:`,
+for its own locustfile) carry their full method and path; their stats name is their own template.
 
 Built from a document that `erpload.api.load` has validated; `from_dict` trusts its input.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from erpload.api.paths import get_path, placeholders, rename_fields, stats_name  # also imported from here
 from erpload.core.units import parse_duration
 
 # Operations whose answer is a list envelope (normalised to {"items": [...], "total": N}).
@@ -41,69 +43,6 @@ class ApiMapError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
-
-
-def stats_name(path: str) -> str:
-    """A path template as a stats name: `/qc/tests/{id}/result` -> `/qc/tests/[id]/result`."""
-    return path.replace("{", "[").replace("}", "]")
-
-
-def placeholders(path: str) -> tuple[str, ...]:
-    """The `{name}` placeholders of a path template, in order."""
-    out, rest = [], path
-    while "{" in rest:
-        head, _, rest = rest.partition("{")
-        name, _, rest = rest.partition("}")
-        out.append(name)
-    return tuple(out)
-
-
-def get_path(body: Any, dotted: str) -> tuple[bool, Any]:
-    """(found, value) of a dotted path ("meta.total") inside nested objects."""
-    for part in dotted.split("."):
-        if not isinstance(body, dict) or part not in body:
-            return False, None
-        body = body[part]
-    return True, body
-
-
-def _set_path(body: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
-    for part in parents:
-        nxt = body.get(part)
-        if not isinstance(nxt, dict):
-            return  # the parent object is absent: nothing to rename into (the checks will say what is missing)
-        body = nxt
-    body[last] = value
-
-
-def _pop_path(body: Any, dotted: str) -> tuple[bool, Any]:
-    *parents, last = dotted.split(".")
-    for part in parents:
-        if not isinstance(body, dict) or not isinstance(body.get(part), dict):
-            return False, None
-        body = body[part]
-    if isinstance(body, dict) and last in body:
-        return True, body.pop(last)
-    return False, None
-
-
-def rename_fields(body: Any, renames: Mapping[str, str]) -> Any:
-    """Copy of `body` with each of the ERP's dotted fields (values of `renames`) moved to our name (keys)."""
-    if not renames or not isinstance(body, dict):
-        return body
-    out = _deep_copy_dicts(body)
-    for ours, theirs in renames.items():
-        found, value = _pop_path(out, theirs)
-        if found:
-            _set_path(out, ours, value)
-    return out
-
-
-def _deep_copy_dicts(body: Any) -> Any:
-    if isinstance(body, dict):
-        return {k: _deep_copy_dicts(v) for k, v in body.items()}
-    return body
 
 
 @dataclass(frozen=True)
@@ -277,9 +216,10 @@ class ApiMap:
         ref_ops = reference.operations if reference is not None else {}
         ops: dict[str, Operation] = {}
         raw_ops = doc.get("operations") or {}
-        for name in sorted({*ref_ops, *raw_ops}):
-            spec = raw_ops.get(name)
-            base = ref_ops.get(name)
+        custom = doc.get("custom_operations") or {}  # a team's own: full method and path, no reference
+        for name in sorted({*ref_ops, *raw_ops, *custom}):
+            spec = custom.get(name, raw_ops.get(name))
+            base = None if name in custom else ref_ops.get(name)
             if spec is None and base is not None:
                 ops[name] = base
                 continue
@@ -294,7 +234,7 @@ class ApiMap:
                 method=method,
                 path=path,
                 stats_name=str(spec.get("name") or (base.stats_name if base else stats_name(path))),
-                is_list=name in LIST_OPERATIONS,
+                is_list=bool(spec.get("list")) if name in custom else name in LIST_OPERATIONS,
                 request_fields=dict(spec.get("request") or {}),
                 response_fields=dict(spec.get("response") or {}),
                 token_param=str(spec.get("token_param") or (base.token_param if base else "")),

@@ -3,7 +3,13 @@
 `run` and `ui` replace this process with Locust (`os.execv`): signals from a terminal, `kill`,
 Docker or Kubernetes reach Locust itself (no orphaned run that later writes "pass", no traceback),
 and the exit code is Locust's. `demo` must also stop the reference ERP, so it stays the parent and
-forwards SIGINT/SIGTERM (`children.run_forwarding`).
+forwards SIGINT/SIGTERM (`children.run_forwarding`); it passes the reference ERP's PID to Locust
+(`--target-pid`), so the Resources section has the target's CPU, RSS and leak verdict. The demo
+uses the same think times as `erpload run` (each role's own, or ERPLOAD_THINK_TIME for both).
+
+Role users and profiles are found by `erpload.cli.paths` (package data, from any directory). A
+team's own `-f` locustfile runs with the shipped `harness.py` beside it, which installs erpload, so
+the locustfile itself needs no import of erpload.
 """
 
 from __future__ import annotations
@@ -14,31 +20,33 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
+from erpload.cli.paths import harness, locustfile_arg, profile_path
 from erpload.core.errors import ConfigError, ExitCode, Problem
 from erpload.core.hosts import host_problems
-from erpload.report.baseline import load_baseline
+from erpload.report.history_pool import check_baseline
 from erpload.report.writer import check_report_dir
 
-PACKAGE = Path(__file__).resolve().parents[1]  # erpload/: the shipped role users and profiles live in it
-LOCUSTFILES = Path(os.environ.get("ERPLOAD_LOCUSTFILES", PACKAGE / "roles"))
-PROFILES = Path(os.environ.get("ERPLOAD_PROFILES", PACKAGE / "profiles"))
 EXPECT_WORKERS_MAX_WAIT_S = 120  # `erpload run --master`/`--workers`: give up on missing workers
+T = TypeVar("T")
 
 
-def profile_path(name: str) -> Path:
-    """Accept a path or a bare profile name from profiles/ (`smoke` -> profiles/smoke.yaml)."""
-    p = Path(name)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        return p
-    return PROFILES / f"{name}.yaml"
+def locustfiles(locustfile: str | None) -> str:
+    """Locust's -f: the shipped role users, or the team's locustfile(s) plus the shipped harness.py
+    (which installs erpload's options, shape and reports; loading it twice is harmless)."""
+    if not locustfile:
+        return locustfile_arg(None)
+    return f"{locustfile_arg(locustfile)},{harness()}"
 
 
-def locust_cmd(profile: Path, host: str, report_dir: Path | None, extra: Sequence[str]) -> list[str]:
-    """The headless `python -m locust` command line for a profile run."""
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES), "--headless"]
+def locust_cmd(
+    profile: Path, host: str, report_dir: Path | None, extra: Sequence[str], files: str | None = None
+) -> list[str]:
+    """The headless `python -m locust` command line for a profile run (`files`: Locust's -f)."""
+    cmd = [sys.executable, "-m", "locust", "-f", files or locustfiles(None), "--headless"]
     cmd += ["--load-profile", str(profile), "-H", host, "--only-summary"]
     if report_dir is not None:
         cmd += ["--report-dir", str(report_dir)]
@@ -56,10 +64,32 @@ def _option(args: Sequence[str], name: str, env_var: str) -> str:
     return value
 
 
-def preflight(host: str | None, report_dir: str | None, locust_args: Sequence[str]) -> str:
+def resolve(ns: argparse.Namespace) -> tuple[Path, str]:
+    """The profile file and Locust's -f for `run` / `ui`, or one ConfigError listing every problem
+    of both, the host, the report dir and the baseline (see `preflight`)."""
+    problems: list[Problem] = []
+    profile = _checked(lambda: profile_path(ns.profile), problems)
+    files = _checked(lambda: locustfiles(ns.locustfile), problems)
+    ns.host = preflight(ns.host, None, ns.locust_args, problems)
+    assert profile is not None and files is not None  # preflight raised otherwise
+    return profile, files
+
+
+def _checked(check: Callable[[], T], problems: list[Problem]) -> T | None:
+    try:
+        return check()
+    except ConfigError as e:
+        problems += e.problems
+        return None
+
+
+def preflight(
+    host: str | None, report_dir: str | None, locust_args: Sequence[str], earlier: Sequence[Problem] = ()
+) -> str:
     """Every check that must pass before any load: the normalised host, or one ConfigError (exit 2)
-    listing every problem of the host, the report dir and the baseline."""
-    problems: list[Problem] = host_problems(host, where="-H / --host")
+    listing every problem of the host, the report dir, the baseline and the API map (after `earlier`
+    ones). Whether the map fits the target is the plugin's check, at start."""
+    problems: list[Problem] = [*earlier, *host_problems(host, where="-H / --host")]
     if report_dir := report_dir or _option(locust_args, "--report-dir", "ERPLOAD_REPORT_DIR"):
         try:
             check_report_dir(report_dir)
@@ -67,11 +97,18 @@ def preflight(host: str | None, report_dir: str | None, locust_args: Sequence[st
             problems += e.problems
     if baseline := _option(locust_args, "--baseline", "ERPLOAD_BASELINE"):
         try:
-            load_baseline(baseline)
+            check_baseline(baseline, _option(locust_args, "--history", "ERPLOAD_HISTORY"))
         except ConfigError as e:
             for p in e.problems:
                 where = p.where if p.where.startswith(baseline) else f"{baseline}: {p.where}"
                 problems.append(Problem(f"--baseline {where}", p.message, p.fix))
+    if api_map := _option(locust_args, "--api-map", "ERPLOAD_API_MAP"):
+        from erpload.api import validate_api_map_file
+
+        for p in validate_api_map_file(api_map):
+            problems.append(
+                Problem(f"--api-map {api_map}" + (f": {p.where}" if p.where else ""), p.message, p.fix)
+            )
     if problems:
         raise ConfigError("the command line", problems)
     assert host is not None
@@ -88,10 +125,8 @@ def _exec(cmd: list[str]) -> int:
 
 def cmd_run(ns: argparse.Namespace) -> int:
     """Run a profile headless against --host (any ERP), in-process or with local worker processes."""
-    host = preflight(ns.host, ns.report_dir, ns.locust_args)
-    cmd = locust_cmd(
-        profile_path(ns.profile), host, Path(ns.report_dir) if ns.report_dir else None, ns.locust_args
-    )
+    profile, files = resolve(ns)
+    cmd = locust_cmd(profile, ns.host, None, ns.locust_args, files)
     if ns.workers:
         cmd += ["--processes", str(ns.workers)]
     if (ns.workers or "--master" in ns.locust_args) and not any(
@@ -106,15 +141,8 @@ def ui_command(ns: argparse.Namespace) -> list[str]:
     """The locust command line for `erpload ui`; ConfigError when a non-loopback UI has no login."""
     from erpload.web.login import PASSWORD_ENV, USER_ENV, configured_credentials, is_loopback
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILES),
-        "--load-profile",
-        str(profile_path(ns.profile)),
-    ]
+    profile, files = profile_path(ns.profile), locustfiles(getattr(ns, "locustfile", None))
+    cmd = [sys.executable, "-m", "locust", "-f", files, "--load-profile", str(profile)]
     cmd += ["-H", ns.host, "--web-host", ns.web_host, "--web-port", str(ns.web_port)]
     if not is_loopback(ns.web_host):
         if configured_credentials() is None:
@@ -131,7 +159,7 @@ def ui_command(ns: argparse.Namespace) -> list[str]:
 
 def cmd_ui(ns: argparse.Namespace) -> int:
     """Start Locust's web UI (127.0.0.1 unless --web-host) with a profile pre-selected in the form."""
-    ns.host = preflight(ns.host, None, ns.locust_args)
+    resolve(ns)
     cmd = ui_command(ns)
     print(f"erpload: web UI on http://{ns.web_host}:{ns.web_port} (Ctrl+C to stop)", flush=True)
     return _exec(cmd)
@@ -154,12 +182,11 @@ def cmd_demo(ns: argparse.Namespace, target_args: list[str]) -> int:
             f"erpload demo: reference ERP at {target.url}; running {profile} (reports -> {report_dir})",
             flush=True,
         )
-        env = {**os.environ, "ERPLOAD_THINK_TIME": os.environ.get("ERPLOAD_THINK_TIME", "0.5,2")}
-        cmd = locust_cmd(profile, target.url, report_dir, ns.locust_args)
+        cmd = locust_cmd(profile, target.url, report_dir, ["--target-pid", str(target.popen.pid)])
         if ns.workers:
             cmd += ["--processes", str(ns.workers)]
         try:
-            rc = run_forwarding(cmd, env=env)
+            rc = run_forwarding(cmd)
         finally:
             target.stop()
     print_verdict(report_dir)
@@ -175,7 +202,7 @@ def print_verdict(report_dir: Path) -> None:
         return
     rows = summary.get("sla") or []
     width = min(70, max((len(r.get("rule", "")) for r in rows), default=0))
-    print(f"\n== verdict: {str(summary.get('verdict', '?')).upper()} ==")
+    print(f"\n== verdict: {str(summary.get('verdict', '?')).upper()} == ({think_time_text()})")
     for r in rows:
         print(
             f"SLA {'PASS' if r.get('passed') else 'FAIL'}  {r.get('rule', ''):<{width}}   {r.get('detail', '')}"
@@ -187,6 +214,12 @@ def print_verdict(report_dir: Path) -> None:
     for name in ("report.html", "summary.md", "summary.json", "junit.xml"):
         if (report_dir / name).exists():
             print(f"  {report_dir / name}")
+
+
+def think_time_text() -> str:
+    """The think times the run used (Locust inherited this environment), for the verdict header."""
+    raw = os.environ.get("ERPLOAD_THINK_TIME", "").strip()
+    return f"think time {raw} s for every role, ERPLOAD_THINK_TIME" if raw else "think time: each role's own"
 
 
 def exit_name(rc: int) -> str:

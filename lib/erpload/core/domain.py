@@ -5,6 +5,8 @@ The reference ERP keeps its own (lib/erp_target/rbac.py): the two sides meet onl
 
 from __future__ import annotations
 
+# Role users of the `reports` profile only (exports, 1,000-row imports, bulk adjustments back to back).
+REPORTING_CLASSES: tuple[str, ...] = ("AuditReviewer", "PlanImporter", "StockController")
 # The role user classes shipped in locustfiles/ (what a profile's `roles:` may name without a locustfile of its own).
 USER_CLASSES: tuple[str, ...] = (
     "CuttingOperator",
@@ -16,6 +18,7 @@ USER_CLASSES: tuple[str, ...] = (
     "Admin",
     "Supervisor",
     "StockTaker",
+    *REPORTING_CLASSES,
 )
 # Shop-floor departments an operator belongs to.
 DEPARTMENTS: tuple[str, ...] = ("cutting", "sewing", "finishing")

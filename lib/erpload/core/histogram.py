@@ -86,7 +86,7 @@ class Histogram:
         self, counts: Mapping[Any, int] | None = None, min: float | None = None, max: float | None = None
     ) -> None:
         self.counts: dict[Bucket, int] = {}
-        if counts and all(type(k) is int for k in counts):  # Locust's live dicts: copy, no per-key parsing
+        if counts and all(type(k) is int or type(k) is float for k in counts):  # numeric keys: no parsing
             self.counts = {k: int(n) for k, n in counts.items() if n}
         else:
             for key, n in (counts or {}).items():
@@ -144,7 +144,8 @@ class Histogram:
 
     def merge(self, other: Histogram) -> Histogram:
         """A new histogram holding both (exact: counts add, min/max combine)."""
-        out = Histogram(self.counts)
+        out = Histogram(None, self.min, self.max)
+        out.counts = {k: n for k, n in self.counts.items() if n}  # bucket keys already: not re-parsed
         for key, n in other.counts.items():
             out.counts[key] = out.counts.get(key, 0) + n
         out.min = _pick(min, self.min, other.min)

@@ -141,6 +141,7 @@ class Snapshot:
     duration_s: float = 0.0  # the rps denominator
     extra: dict[str, ExtraValue] = field(default_factory=dict)  # resource/correctness metrics
     bucket_scheme: str = "fine"  # "locust" when histograms came from Locust's default bucketing
+    views: dict[str, Snapshot] = field(default_factory=dict)  # "intended": latency from intended start
 
     def add(self, stats: RequestStats) -> None:
         """Add (or merge into) the entry of `stats.method`, `stats.name`."""

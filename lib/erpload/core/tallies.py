@@ -27,11 +27,15 @@ class Tallies:
         self._ledger: dict[str, list[int]] = {}  # sku -> [adjust delta, adjusts, received qty, receipts]
         self._pending: dict[str, dict[str, int]] = {}  # sku -> {idempotency key: delta} not yet confirmed
         self.hot_skus: tuple[str, ...] = ()  # profile `hot_skus:`: stock adjusts pick from these only
+        # "METHOD name" -> count, bytes, rows, seconds of complete exports / imports (erpload.users.exports)
+        self.transfers: dict[str, dict[str, float]] = {}
+        self.ws: Counter[str] = Counter()  # WebSocket order/loss counts (erpload.core.wsorder)
 
     def reset(self) -> None:
         """Forget every count (test start). The hot pool is set per run and the unavailable roles stay."""
-        for tally in (self.violations, self.conflicts, self.sessions, self._ledger, self._pending):
+        for tally in (self.violations, self.conflicts, self.sessions, self._ledger, self._pending, self.ws):
             tally.clear()
+        self.transfers.clear()
 
     def snapshot(self) -> dict[str, Any]:
         """Plain copies of every count, as workers ship them: rbac_violations, conflicts, sessions, ledger."""
@@ -40,6 +44,8 @@ class Tallies:
             "conflicts": dict(self.conflicts),
             "sessions": dict(self.sessions),
             "ledger": self.stock_ledger(),
+            "transfers": {k: dict(v) for k, v in self.transfers.items()},
+            "ws": dict(self.ws),
         }
 
     def stock_ledger(self) -> dict[str, dict[str, Any]]:
@@ -65,6 +71,14 @@ class Tallies:
             entry[2] += received
             entry[3] += 1
 
+    def record_transfer(self, key: str, nbytes: int, rows: int, seconds: float) -> None:
+        """One complete export download or import upload: body bytes, CSV rows, seconds to the last byte."""
+        entry = self.transfers.setdefault(key, {"count": 0, "bytes": 0, "rows": 0, "seconds": 0.0})
+        entry["count"] += 1
+        entry["bytes"] += nbytes
+        entry["rows"] += rows
+        entry["seconds"] += seconds
+
     def begin_adjust(self, sku: str, key: str, delta: int) -> None:
         """An adjustment is about to be sent: until `end_adjust`, it may or may not apply (keys are unique)."""
         self._ledger.setdefault(sku, [0, 0, 0, 0])
@@ -81,6 +95,22 @@ class Tallies:
     def pick_hot_sku(self) -> str | None:
         """A random SKU of the hot pool, or None when there is no pool."""
         return random.choice(self.hot_skus) if self.hot_skus else None
+
+
+def transfer_rates(transfers: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """summary.json `load.transfers`: summed transfers per request plus bytes_per_s and rows_per_s."""
+    out = {}
+    for key, t in sorted(transfers.items()):
+        secs = float(t.get("seconds", 0.0))
+        out[key] = {
+            "count": int(t.get("count", 0)),
+            "bytes": int(t.get("bytes", 0)),
+            "rows": int(t.get("rows", 0)),
+            "seconds": round(secs, 3),
+            "bytes_per_s": round(t.get("bytes", 0) / secs, 1) if secs > 0 else None,
+            "rows_per_s": round(t.get("rows", 0) / secs, 1) if secs > 0 else None,
+        }
+    return out
 
 
 def tallies_for(environment: Any) -> Tallies:

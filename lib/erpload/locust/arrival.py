@@ -6,7 +6,8 @@ at its share; an idle user takes one token per iteration (`wait_for_token`). A t
 idle user waits in a small backlog or is dropped and counted. Counters are per run: planned
 (tokens issued), started (tokens taken), dropped. Workers ship them through the Exchange
 (erpload.locust.exchange) under data["erpload"]["arrival"]; the master keeps each worker's latest
-and sums them. Users take tokens in their wait_time (`erpload.users.pacing.paced`), which finds this
+and sums them. Every token carries its due time (intended start); the user that takes it times its
+iteration's requests from there too (erpload.locust.intended). Users take tokens in their wait_time (`erpload.users.pacing.paced`), which finds this
 process's state as `environment.erpload_arrival`.
 """
 
@@ -26,6 +27,7 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST
 
 from erpload.core.errors import InternalError
 from erpload.locust.exchange import Exchange
+from erpload.locust.intended import begin_iteration, end_iteration, recorder_of
 from erpload.users.pacing import PACER_ATTR
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class Arrival:
         self.run = 0  # the run the counters belong to (set by share messages)
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.backlog = 0
+        self._due: deque[float] = deque()  # intended start (perf_counter) of each backlog token
         self._waiters: deque[AsyncResult] = deque()
         self._wake = Event()
         self._pacer: gevent.Greenlet | None = None
@@ -63,6 +66,7 @@ class Arrival:
         """Take a share message: {run, active, rate, backlog}; a new run resets the counters."""
         if data["run"] != self.run:
             self.run, self.counts, self.backlog = data["run"], dict.fromkeys(COUNTERS, 0), 0
+            self._due.clear()
         self.backlog_max = int(data.get("backlog", self.backlog_max))
         if not data["active"]:
             self.deactivate()
@@ -75,6 +79,7 @@ class Arrival:
     def deactivate(self) -> None:
         """Stop pacing; waiting users return to their think time. Counters stay for the final report."""
         self.active, self.rate, self.backlog = False, 0.0, 0
+        self._due.clear()
         if self._pacer is not None and self._pacer is not gevent.getcurrent():
             self._pacer.kill(block=False)
         self._pacer = None
@@ -92,9 +97,10 @@ class Arrival:
             now = time.perf_counter()
             credit += self.rate * (now - last)
             last = now
-            while credit >= 1.0:
+            while credit >= 1.0:  # each token carries the moment it was due (its intended start)
+                due = now - (credit - 1.0) / self.rate if self.rate > 0 else now
                 credit -= 1.0
-                self._issue()
+                self._issue(due)
             if self.rate <= 0:
                 credit = 0.0
                 self._wake.clear()
@@ -103,25 +109,28 @@ class Arrival:
             else:
                 gevent.sleep(min(max((1.0 - credit) / self.rate, 0.001), 0.1))
 
-    def _issue(self) -> None:
+    def _issue(self, due: float) -> None:
         self.counts["planned"] += 1
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.ready():
-                waiter.set(True)
+                waiter.set(due)
                 return
         if self.backlog < self.backlog_max:
             self.backlog += 1
+            self._due.append(due)
         else:
             self.counts["dropped"] += 1
 
     def take(self, user: Any) -> bool:
         """Block until a token is issued (True) or the open model ends (False)."""
+        end_iteration()  # the user's previous iteration (if any) is over
         if not self.active or getattr(user, "_state", None) == LOCUST_STATE_STOPPING:
             return False
         if self.backlog > 0:
             self.backlog -= 1
             self.counts["started"] += 1
+            self._began(self._due.popleft() if self._due else time.perf_counter())
             return True
         waiter = AsyncResult()
         self._waiters.append(waiter)
@@ -129,9 +138,9 @@ class Arrival:
         if was_running:  # e.g. called from on_start: waiting users may be stopped at once
             user._state = LOCUST_STATE_WAITING
         try:
-            got = bool(waiter.get())
+            got = waiter.get() is not False
         except BaseException:
-            if waiter.ready() and waiter.value:
+            if waiter.ready() and waiter.value is not False:
                 self.counts["dropped"] += 1  # handed a token, then stopped before using it
             raise
         finally:
@@ -141,7 +150,15 @@ class Arrival:
                 user._state = LOCUST_STATE_RUNNING
         if got:
             self.counts["started"] += 1
+            self._began(float(waiter.value))
         return got
+
+    def _began(self, due: float) -> None:
+        """The current user starts an iteration due at `due`: time its requests from there too."""
+        late = begin_iteration(due, time.perf_counter())
+        recorder = recorder_of(self.environment)
+        if recorder is not None:
+            recorder.iteration_started(late)
 
     # -- master / local: turn the total rate into shares ------------------------------------------
     def schedule(self, rate_fn: Callable[[], float | None] | None, backlog: int) -> None:

@@ -1,8 +1,9 @@
-"""Configuration checks at init: a bad profile, host, baseline, environment, credentials or report dir exits 2.
+"""Configuration checks at init: a bad profile, host, baseline, environment, credentials, API map or report dir exits 2.
 
 Each check prints every problem (where, what, fix) and ends the process with exit 2 at once: nothing
-has started yet, so Locust's shutdown path (and its exit 1) is skipped. Also here: Locust's bare
-"Gave up waiting for workers" (exit 1) becomes an actionable message with exit 2.
+has started yet, so Locust's shutdown path (and its exit 1) is skipped. Last, a headless start
+checks the API map against the target (erpload.locust.apimap.preflight: login plus one list call).
+Also here: Locust's bare "Gave up waiting for workers" (exit 1) becomes an actionable message with exit 2.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from locust.runners import MasterRunner
 
 from erpload.core.errors import ConfigError, ExitCode
 from erpload.core.hosts import check_host
+from erpload.locust import apimap
 from erpload.profile import Profile, check_memory, load_profile
 from erpload.report import check_report_dir
-from erpload.report.baseline import load_baseline
+from erpload.report.baseline import check_options
+from erpload.report.history import open_history
+from erpload.report.history_pool import resolve_baseline
 from erpload.users import credentials
 from erpload.users.settings import Settings, configure
 
@@ -41,6 +45,14 @@ def configure_settings() -> None:
     """The role users' ERPLOAD_* settings (think time, request timeout, TLS), read once per process."""
     try:
         configure(Settings.from_env(os.environ))
+    except ConfigError as e:
+        exit_invalid_config(e)
+
+
+def configure_api_map(environment: Environment) -> None:
+    """Every process: the map of --api-map / ERPLOAD_API_MAP (else the reference map); a bad file exits 2."""
+    try:
+        apimap.configure_from_option(environment)
     except ConfigError as e:
         exit_invalid_config(e)
 
@@ -76,25 +88,37 @@ def running_roles(profile: Profile) -> set[str]:
 
 
 def validate_early(environment: Environment) -> None:
-    """Master / local run: profile, accounts for every role it runs, report dir, host, baseline; else exit 2."""
+    """Master / local run: profile, API map, accounts for every role it runs, report dir, host, baseline;
+    then (headless) the map against the target. Any of them wrong: exit 2."""
     opts = environment.parsed_options
     classes = list(environment.user_classes)
+    headless = bool(getattr(opts, "headless", False))
     profile = None
     try:
         path = getattr(opts, "load_profile", "")
         if path:
             profile = load_profile(path, known_roles=[c.__name__ for c in classes])
             check_fits_in_memory(environment, profile)
-        if profile is not None or getattr(opts, "headless", False):  # the web UI picks its profile later
+        # the API map: --api-map / ERPLOAD_API_MAP, else the profile's api:, else the reference map
+        api_map = apimap.select_api_map(apimap.option_path(opts), profile)
+        apimap.ship(environment, api_map)  # to the workers with every spawn message
+        needs: dict[str, str] = {}
+        if profile is not None or headless:  # the web UI picks its profile later
             roles = running_roles(profile) if profile is not None else None
-            credentials.check_roles(credentials.pool(), credential_needs(classes, roles))
+            needs = credential_needs(classes, roles)
+            credentials.check_roles(credentials.pool(), needs, api_map)  # each role's pool through the map
         if getattr(opts, "report_dir", ""):
             check_report_dir(opts.report_dir)
         host = environment.host or (profile.host if profile is not None else None)
-        if host or (getattr(opts, "headless", False) and needs_host(classes)):  # the web UI form may give it
-            check_host(host)
-        if getattr(opts, "baseline", ""):
-            load_baseline(opts.baseline)  # read again at the end; a bad file must not cost a whole run
+        if host or (headless and needs_host(classes)):  # the web UI form may give it
+            host = check_host(host)
+        if getattr(opts, "history", ""):  # created if missing; corrupt, locked or unreachable: exit 2 now
+            open_history(opts.history).close()
+        if getattr(opts, "baseline", ""):  # read again at the end; a bad one must not cost a whole run
+            check_options(opts.baseline_tolerance, getattr(opts, "baseline_min_samples", 100))
+            resolve_baseline(opts.baseline, getattr(opts, "history", ""), profile.name if profile else "")
+        if headless and host and needs:  # last: the only check that sends anything (2 requests)
+            apimap.preflight(host, api_map)
     except ConfigError as e:
         exit_invalid_config(e)
 

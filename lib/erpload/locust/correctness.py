@@ -13,7 +13,9 @@
   is consistent. Below that the target lost updates, above it it applied some twice.
 - SLA extra metrics `lost_updates` and `duplicated_updates` (SKUs with missing / surplus confirmed
   stock changes), `recovery_s`; `rbac_violations` (total) stays the plugin's. The summary's
-  `correctness` section carries the per-SKU evidence, RBAC violations per role and the episodes.
+  `correctness` section carries the per-SKU evidence (units lost beside the SKUs), RBAC probes and
+  violations per role (only when probes were sent) and the recovery episodes (only with a fault plan
+  or a `recovery_s` rule): a section appears only when its check ran.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import logging
 import math
 from typing import Any
-from urllib.parse import quote
 
 from locust.env import Environment
 from locust.runners import WorkerRunner
@@ -29,9 +30,18 @@ from locust.runners import WorkerRunner
 from erpload.core.errors import ConfigError, Problem, TargetUnavailable
 from erpload.core.stockcheck import stock_report, stock_verdict
 from erpload.core.tallies import tallies_for
-from erpload.locust.faults import FaultScheduler, SecondCounts, admin_session, describe, recovery_report
+from erpload.locust.apiclient import ApiCallError, ApiClient
+from erpload.locust.faults import (
+    FaultScheduler,
+    SecondCounts,
+    admin_session,
+    answered,
+    describe,
+    recovery_report,
+)
 from erpload.locust.shapes import current_profile
 from erpload.profile import Profile, load_profile
+from erpload.users.api import api_for
 from erpload.users.checks import PROBE_SUFFIX
 
 log = logging.getLogger("erpload")
@@ -88,37 +98,52 @@ class Correctness:
         url = self.base_url()
         if profile.hot_skus:
             try:
-                session = admin_session(url)
-                self.initial = self._fetch(session, url, profile.hot_skus)
+                session = admin_session(url, api_for(self.env))  # the map this run speaks (apimap)
+                try:
+                    self.initial = self._fetch(session, url, profile.hot_skus)
+                finally:
+                    session.close()
                 log.info("erpload: initial stock of the hot SKUs: %s", self.initial)
             except Exception as e:
                 self.initial_error = f"initial stock not fetched: {describe(e)}"
                 log.error("erpload: %s (lost/duplicated updates cannot be checked)", self.initial_error)
         if profile.faults:
-            self.scheduler.start(profile.faults, url)
+            self.scheduler.start(profile.faults, url, api_for(self.env))
 
     @staticmethod
-    def _fetch(session: Any, url: str, skus: Any) -> dict[str, int]:
-        """Current stock of each SKU; ConfigError for a SKU the target does not know, TargetUnavailable else."""
+    def _fetch(session: ApiClient, url: str, skus: Any) -> dict[str, int]:
+        """Current stock of each SKU through the map's get_stock; ConfigError for a SKU the target does
+        not know, TargetUnavailable for any other answer without a quantity."""
+        amap = session.map
         out = {}
         for sku in skus:
-            r = session.get(f"{url.rstrip('/')}/warehouse/stock/{quote(sku, safe='')}", timeout=10)
-            if r.status_code == 404:
+            get = amap.op("get_stock")
+            path = get.render(amap.base_path, {"sku": sku})
+            where = f"{get.method} {path}"
+            try:
+                status, body = session.call("get_stock", {"sku": sku})
+            except ApiCallError as e:
+                raise TargetUnavailable(url, answered(get.method, path, e)) from None
+            if status == 404:
+                listing = amap.op("list_stock")
                 raise ConfigError(
                     "the load profile",
                     [
                         Problem(
                             "hot_skus",
-                            f"{sku!r} is not a stock item of {url} (GET /warehouse/stock/{sku}: HTTP 404)",
-                            "Name SKUs the target has (GET /warehouse/stock lists them), e.g. FAB-000001",
+                            f"{sku!r} is not a stock item of {url} (get_stock, {where}: HTTP 404)",
+                            f"Name SKUs the target has ({listing.method} "
+                            f"{amap.base_path}{listing.path} lists them), e.g. FAB-000001",
                         )
                     ],
                 )
-            if r.status_code != 200:
-                raise TargetUnavailable(
-                    url, f"GET /warehouse/stock/{sku} answered HTTP {r.status_code}: {r.text[:200]}"
-                )
-            out[sku] = int(r.json()["quantity"])
+            quantity = body.get("quantity") if isinstance(body, dict) else None
+            if status != 200 or isinstance(quantity, bool) or not isinstance(quantity, int):
+                last = session.last
+                evidence = last.evidence if last else ""
+                what = f"HTTP {status}: {evidence}" if status != 200 else f"no integer quantity in {evidence}"
+                raise TargetUnavailable(url, f"{where} answered {what}")
+            out[sku] = quantity
         return out
 
     def finalize(self, run: Any) -> None:
@@ -127,7 +152,15 @@ class Correctness:
 
         self.scheduler.stop()
         totals = run.tallies.totals(self.env)
-        report: dict[str, Any] = {"rbac_violations": dict(totals.get("rbac_violations", {}))}
+        report: dict[str, Any] = {}
+        # A section only for a feature that ran: RBAC when probes were sent, recovery with a fault plan
+        # or a recovery_s rule (a team's own locustfile has neither; an empty section would claim a check)
+        probes = sum(
+            e.num_requests for (name, _), e in self.env.stats.entries.items() if name.endswith(PROBE_SUFFIX)
+        )
+        violations = dict(totals.get("rbac_violations", {}))
+        if probes or violations:
+            report.update(rbac_probes=probes, rbac_violations=violations)
         profile = self.profile()
         if profile is not None and profile.hot_skus:
             report["stock"] = self._stock_check(profile, totals.get("ledger", {}))
@@ -135,12 +168,13 @@ class Correctness:
         self.recovery = recovery_report(
             self.counts.seconds, starts, self.run_start_wall or time.time(), time.time()
         )
-        report["recovery"] = {
-            **self.recovery,
-            "faults": [{k: v for k, v in a.items() if k != "wall"} for a in self.scheduler.applied],
-        }
-        if math.isinf(self.recovery["recovery_s"]):
-            report["recovery"]["recovery_s"] = None  # JSON has no infinity; "recovered": false says it
+        if profile is not None and (profile.faults or any(r.metric == "recovery_s" for r in profile.sla)):
+            report["recovery"] = {
+                **self.recovery,
+                "faults": [{k: v for k, v in a.items() if k != "wall"} for a in self.scheduler.applied],
+            }
+            if math.isinf(self.recovery["recovery_s"]):
+                report["recovery"]["recovery_s"] = None  # JSON has no infinity; "recovered": false says it
         self.report = report
         run.correctness = report
 
@@ -149,7 +183,11 @@ class Correctness:
             return {"checked": False, "error": self.initial_error or "initial stock unknown"}
         url = self.base_url()
         try:
-            final = self._fetch(admin_session(url), url, profile.hot_skus)
+            session = admin_session(url, api_for(self.env))
+            try:
+                final = self._fetch(session, url, profile.hot_skus)
+            finally:
+                session.close()
         except Exception as e:
             return {"checked": False, "error": f"final stock not fetched: {describe(e)}"}
         rows = [
@@ -185,7 +223,10 @@ def install_correctness(environment: Environment, run: Any) -> Correctness:
     c = Correctness(environment, run)
     run.correctness = {}
     environment.events.test_start.add_listener(c.on_any_test_start)
-    environment.events.request.add_listener(c.counts.on_request)
+    count = c.counts.on_request
+    run.exchange.listen(
+        lambda _type, name, _time, exception: count(name, exception)
+    )  # the one request listener
     run.exchange.provide("seconds", c.counts.take_unsent)
     run.exchange.merge("seconds", c.counts.merge)
     if not isinstance(environment.runner, WorkerRunner):

@@ -10,8 +10,14 @@ This is THE worker -> master path for periodic data, laid out like Locust's own
 `stats.setup_distributed_stats_event_listeners`: `on_report_to_master` (serialize, then reset) and
 `on_worker_report` (unserialize, extend) sit side by side and `install` registers them together.
 Riding it: "roles" (here), "tallies" (plugin), "health" (erpload.locust.health), "resources"
-(erpload.locust.resources), "arrival" (erpload.locust.arrival). No other module listens to
+(erpload.locust.resources), "arrival" (erpload.locust.arrival), "intended" (erpload.locust.intended),
+"looplag" (erpload.locust.looplag), "stages" (erpload.locust.stage_stats). No other module listens to
 `report_to_master` / `worker_report` itself (tests/integration/test_runtime_exchange.py checks).
+
+It is also erpload's one `request` listener: `Exchange.listen(fn)` adds a consumer that the single
+listener calls as fn(request_type, name, response_time, exception) after logging the role stats
+(intended-start timing, correctness counts, a worker's request count), so a request costs one
+listener call with Locust's keyword copy instead of one per consumer (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from typing import Any
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import RequestStats, StatsEntry
+
+from erpload.users.pacing import CONTROL
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,7 @@ class Exchange:
         self.role_stats = RequestStats(use_response_times_cache=False)
         self._providers: dict[str, Callable[[], Any]] = {}
         self._mergers: dict[str, Callable[[str, Any], None]] = {}
+        self._listeners: list[Callable[[str, str, float | None, BaseException | None], None]] = []
 
     def provide(self, key: str, fn: Callable[[], Any]) -> None:
         """Worker side: add `fn()`'s result to every report under data['erpload'][key]."""
@@ -46,6 +55,10 @@ class Exchange:
     def merge(self, key: str, fn: Callable[[str, Any], None]) -> None:
         """Master side: call fn(client_id, payload) for data['erpload'][key] of every worker report."""
         self._mergers[key] = fn
+
+    def listen(self, fn: Callable[[str, str, float | None, BaseException | None], None]) -> None:
+        """Every process: call fn(request_type, name, response_time, exception) for every request."""
+        self._listeners.append(fn)
 
     # -- every process ---------------------------------------------------------------------------
     def on_request(
@@ -58,14 +71,20 @@ class Exchange:
         context: dict | None = None,
         **_: Any,
     ) -> None:
-        """Log the request into its role's aggregate (role from the user's request context)."""
+        """Log the request into its role's aggregate (role from the request context), then the consumers."""
         role = context.get("role") if context else None
-        if role is None:
-            return
-        entry = self.role_stats.entries[(role, ROLE_METHOD)]
-        entry.log(response_time, response_length or 0)
-        if exception is not None:
-            entry.log_error(exception)
+        if role is not None:
+            entry = self.role_stats.entries[(role, ROLE_METHOD)]
+            entry.log(response_time, response_length or 0)
+            if exception is not None:
+                entry.log_error(exception)
+        for fn in self._listeners:
+            try:
+                fn(request_type, name, response_time, exception)
+            except CONTROL:
+                raise
+            except Exception:  # like Locust's EventHook: one broken consumer never loses the others
+                log.exception("erpload: request consumer %r failed", fn)
 
     # -- worker ----------------------------------------------------------------------------------
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:

@@ -2,8 +2,9 @@
 
 Every process counts its requests and failures per wall-clock second; workers ship the seconds
 they counted with each report (`Exchange` key "seconds") and the master adds them up. The master
-applies the profile's `faults:` (erpload.core.faultplan) through the target's `PUT /admin/faults` with
-an admin account from the credential pool.
+applies the profile's `faults:` (erpload.core.faultplan) through the target's `set_faults` operation
+(the API map's; `PUT /admin/faults` on the reference ERP) with an admin account from the credential pool,
+logged in as the map says (erpload.locust.apiclient).
 
 `recovery_s` (SLA extra metric): for each applied fault (or, without scheduled faults, from the run
 start, which covers a harness restarting the target), the seconds from the first second with a
@@ -25,11 +26,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import gevent
-import requests
 
+from erpload.api import ApiMap
 from erpload.core.errors import ConfigError, Problem, TargetUnavailable
 from erpload.core.faultplan import FaultStep
+from erpload.locust.apiclient import ApiCallError, ApiClient, Unanswered
 from erpload.users import credentials
+from erpload.users.api import current_api
 
 log = logging.getLogger("erpload")
 SUSTAIN_S = 5
@@ -37,31 +40,43 @@ MAX_ERROR_RATE = 0.01
 HTTP_TIMEOUT_S = 10.0
 
 
-def admin_session(base_url: str) -> requests.Session:
-    """A requests session logged in as the pool's next admin: ConfigError if refused, TargetUnavailable else."""
-    cred = credentials.pool().next("admin")
-    s = requests.Session()
-    r = s.post(
-        base_url.rstrip("/") + "/auth/login",
-        json={"username": cred.username, "password": cred.password.reveal()},
-        timeout=HTTP_TIMEOUT_S,
-    )
-    if r.status_code in (401, 403):
-        raise ConfigError(
-            f"the credential pool ({credentials.FILE_ENV})",
-            [
-                Problem(
-                    f"admin account {cred.username}",
-                    f"login refused by {base_url} (HTTP {r.status_code})",
-                    f"Give an admin account the target accepts in ${credentials.FILE_ENV} "
-                    "(faults and the stock check log in as admin)",
-                )
-            ],
-        )
-    if r.status_code != 200:
-        raise TargetUnavailable(base_url, f"POST /auth/login answered HTTP {r.status_code}: {r.text[:200]}")
-    s.headers["Authorization"] = "Bearer " + r.json()["access_token"]
-    return s
+ADMIN_ROLE = "admin"  # the role key whose pool (through the map's roles:) the runtime's own calls use
+
+
+def admin_session(base_url: str, api_map: ApiMap | None = None) -> ApiClient:
+    """An ApiClient logged in as the pool's next admin: ConfigError if refused, TargetUnavailable else."""
+    api_map = api_map or current_api()
+    cred = credentials.pool().next(api_map.pool_key(ADMIN_ROLE))
+    client = ApiClient(base_url, api_map, timeout_s=HTTP_TIMEOUT_S)
+    try:
+        client.login(cred.username, cred.password.reveal())
+    except ApiCallError as e:
+        client.close()
+        status = e.exchange.status
+        if status in (401, 403):
+            raise ConfigError(
+                f"the credential pool ({credentials.FILE_ENV})",
+                [
+                    Problem(
+                        f"admin account {cred.username}",
+                        f"login refused by {base_url} (HTTP {status})",
+                        f"Give an admin account the target accepts in ${credentials.FILE_ENV} "
+                        "(faults and the stock check log in as admin)",
+                    )
+                ],
+            ) from None
+        raise TargetUnavailable(
+            base_url, answered(api_map.login.method, api_map.base_path + api_map.login.path, e)
+        ) from None
+    return client
+
+
+def answered(method: str, path: str, e: ApiCallError) -> str:
+    """`POST /auth/login answered HTTP 503: <evidence>` (or what happened instead of an answer)."""
+    if isinstance(e, Unanswered) or not e.exchange.status:
+        return f"{method} {path}: {e.what}"
+    head = f"{method} {path} answered HTTP {e.exchange.status}: {e.exchange.evidence}"
+    return head if e.exchange.status != 200 else f"{head} ({e.what})"
 
 
 def describe(e: BaseException) -> str:
@@ -169,25 +184,41 @@ def recovery_report(
 
 
 class FaultScheduler:
-    """Master: apply each FaultStep at its offset through PUT /admin/faults, switch it off after `duration`."""
+    """Master: apply each FaultStep at its offset through the map's `set_faults`, switch it off after `duration`."""
 
     def __init__(self, run: Any) -> None:
         self.run = run
         self.applied: list[dict[str, Any]] = []
         self._glets: list[gevent.Greenlet] = []
 
-    def start(self, steps: Iterable[FaultStep], base_url: str) -> None:
+    def start(self, steps: Iterable[FaultStep], base_url: str, api_map: ApiMap | None = None) -> None:
         self.stop()
         self.applied = []
         for step in steps:
-            self._glets.append(gevent.spawn(self._apply, step, base_url))
+            self._glets.append(gevent.spawn(self._apply, step, base_url, api_map))
 
     def stop(self) -> None:
         for g in self._glets:
             g.kill(block=False)
         self._glets = []
 
-    def _apply(self, step: FaultStep, base_url: str) -> None:
+    @staticmethod
+    def _set_faults(session: ApiClient, switches: dict[str, Any]) -> str | None:
+        """Send `switches` through the map's set_faults; None when the target took them, else why not.
+
+        The session logged in before the fault (the login itself is not exempt from faults); a token
+        that expired during a long fault is renewed once (401) before giving up.
+        """
+        try:
+            status, _ = session.call("set_faults", json=switches)
+            if status == 401 and session.relogin():
+                status, _ = session.call("set_faults", json=switches)
+            last = session.last
+            return None if status == 200 else f"set_faults: {last.describe() if last else f'HTTP {status}'}"
+        except Exception as e:
+            return describe(e)
+
+    def _apply(self, step: FaultStep, base_url: str, api_map: ApiMap | None = None) -> None:
         rec = self.run.recorder
         gevent.sleep(max(0.0, step.at_s - rec.elapsed()))
         entry: dict[str, Any] = {
@@ -199,34 +230,33 @@ class FaultScheduler:
             "ok": False,
         }
         self.applied.append(entry)
+        session: ApiClient | None = None
         try:
-            session = admin_session(base_url)
-            r = session.put(
-                base_url.rstrip("/") + "/admin/faults", json=step.switches_on(), timeout=HTTP_TIMEOUT_S
-            )
-            entry["ok"] = r.status_code == 200
-            if not entry["ok"]:
-                entry["error"] = f"PUT /admin/faults: HTTP {r.status_code} {r.text[:200]}"
+            session = admin_session(base_url, api_map)
+            error = self._set_faults(session, step.switches_on())
         except Exception as e:  # the run goes on; the summary says the fault never happened
-            entry["error"] = describe(e)
-            session = None
+            error = describe(e)
+        entry["ok"] = error is None
+        if error:
+            entry["error"] = error
         text = f"fault {step.label}: " + ("applied" if entry["ok"] else f"NOT applied ({entry.get('error')})")
         rec.timeline.mark_event(rec.elapsed(), text)
         (log.warning if entry["ok"] else log.error)("erpload: %s", text)
         if session is None or not entry["ok"]:
+            if session is not None:
+                session.close()
             # The run did not test what the profile asked for (recovery after this fault): never a pass.
             self.run.mark_invalid(
                 "fault not applied", f"{step.label} at {entry['at_s']:g}s: {entry.get('error')}"
             )
             return
         gevent.sleep(step.duration_s)
-        try:
-            session.put(
-                base_url.rstrip("/") + "/admin/faults", json=step.switches_off(), timeout=HTTP_TIMEOUT_S
-            )
+        error = self._set_faults(session, step.switches_off())
+        session.close()
+        if error is None:
             entry["ended_at_s"] = round(rec.elapsed(), 3)
             rec.timeline.mark_event(rec.elapsed(), f"fault {step.label}: switched off")
-        except Exception as e:
-            entry["error"] = f"switching off failed: {describe(e)}"
+        else:
+            entry["error"] = f"switching off failed: {error}"
             log.error("erpload: fault %s: %s", step.label, entry["error"])
             self.run.mark_invalid("fault not switched off", f"{step.label}: {entry['error']}")

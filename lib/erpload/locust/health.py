@@ -44,7 +44,7 @@ def install_health(environment: Environment, run: Any) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         side = run.health = WorkerSide(environment)
-        side.install()
+        side.install(run.exchange)
         run.exchange.provide(KEY, side.payload)
     elif isinstance(runner, MasterRunner):
         watch = run.health = _MasterWatch(environment, run)

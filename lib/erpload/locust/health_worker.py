@@ -37,10 +37,14 @@ class WorkerSide:
         self.requests = 0  # requests this process made in the current run
         self.last_master_beat: float | None = None
 
-    def install(self) -> None:
+    def install(self, exchange: Any = None) -> None:
+        """Register; requests are counted through `exchange.listen` (erpload's one request listener) if given."""
         ev = self.env.events
         ev.test_start.add_listener(self._on_test_start)
-        ev.request.add_listener(self._on_request)
+        if exchange is not None:
+            exchange.listen(self._on_request)
+        else:
+            ev.request.add_listener(self._on_request)
         ev.heartbeat_received.add_listener(self._on_heartbeat)
         ev.quitting.add_listener(
             self._on_quitting
@@ -51,7 +55,7 @@ class WorkerSide:
     def _on_test_start(self, **_: Any) -> None:
         self.requests = 0
 
-    def _on_request(self, **_: Any) -> None:
+    def _on_request(self, *_: Any, **__: Any) -> None:
         self.requests += 1
 
     def _on_heartbeat(self, **_: Any) -> None:

@@ -2,8 +2,10 @@
 
 Locust forwards custom options to workers in the spawn message, shows them in the web UI's start
 form unless `include_in_web_ui=False`, and reads them from locust.conf / pyproject.toml too.
-Locust's extra kwargs (include_in_web_ui, is_secret, ...) only work on the parser itself, never on
-an argument group, so everything is added to `parser` directly.
+They form one "erpload options" group of the parser (`OptionGroup` keeps Locust's extra kwargs
+working there); `erpload run --help` shows the same group, built by this same `add_options`.
+Locust 2.47 prints `locust --help` before it imports any locustfile, so no plugin's options
+appear there; `erpload run --help` is where they are listed.
 """
 
 from __future__ import annotations
@@ -11,12 +13,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+GROUP_TITLE = "erpload options"
+GROUP_DESCRIPTION = (
+    "Added by erpload: load profiles, SLA verdicts and reports, resources, distributed-run health."
+)
+LOCUST_EXTRAS = {"include_in_web_ui": True, "is_secret": False, "is_required": False, "is_multiple": False}
+
+
+class OptionGroup:
+    """An argument group that takes Locust's extra add_argument kwargs (include_in_web_ui, ...).
+
+    `LocustArgumentParser.add_argument` pops them and stores them on the action; a group's
+    add_argument (argparse's, which configargparse extends with env_var) would reject them, so this
+    does what the parser does. The web UI reads them from `parser._actions`, which a group shares.
+    """
+
+    def __init__(self, group: Any) -> None:
+        self._group = group
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> Any:
+        extras = {key: kwargs.pop(key, default) for key, default in LOCUST_EXTRAS.items()}
+        action = self._group.add_argument(*args, **kwargs)
+        for key, value in extras.items():
+            setattr(action, key, value)
+        return action
+
 
 def add_options(parser: Any, profile_choices: Sequence[str] | None = None) -> None:
-    """Add every erpload option; `profile_choices` fills the web UI's --load-profile dropdown."""
-    _run_options(parser, profile_choices)
-    _resource_options(parser)
-    _distributed_options(parser)
+    """Add every erpload option as one group of `parser`; `profile_choices` fills the web UI's
+    --load-profile dropdown."""
+    group = OptionGroup(parser.add_argument_group(GROUP_TITLE, GROUP_DESCRIPTION))
+    _run_options(group, profile_choices)
+    _resource_options(group)
+    _distributed_options(group)
+    _metrics_options(group)
 
 
 def _run_options(parser: Any, profile_choices: Sequence[str] | None) -> None:
@@ -30,6 +60,17 @@ def _run_options(parser: Any, profile_choices: Sequence[str] | None) -> None:
         "sets users, ramp and role mix per stage: the users / ramp up fields are ignored",
     )
     parser.add_argument(
+        "--api-map",
+        default="",
+        env_var="ERPLOAD_API_MAP",
+        metavar="PATH",
+        help="API map YAML: how your ERP speaks (base path, login, list envelope, renamed operations and "
+        "fields, role pools; see docs/your-erp.md). Which map a run uses: --api-map / ERPLOAD_API_MAP, "
+        "else the load profile's `api:`, else the built-in reference map. The master sends it to the "
+        "workers; checked against the target before any load (login plus one list call: exit 2 if it "
+        "does not fit)",
+    )
+    parser.add_argument(
         "--report-dir",
         default="",
         env_var="ERPLOAD_REPORT_DIR",
@@ -39,7 +80,17 @@ def _run_options(parser: Any, profile_choices: Sequence[str] | None) -> None:
         "--baseline",
         default="",
         env_var="ERPLOAD_BASELINE",
-        help="summary.json of a baseline run: per-endpoint p95/p99/rps/error-rate regressions fail the verdict",
+        help="summary.json of a baseline run: per-endpoint p95/p99/error-rate regressions (95%% CI beyond the "
+        "tolerance; rps in open-model runs) fail the verdict; "
+        "or history:BRANCH[:N], the last N (default 5) passing runs of this profile on BRANCH in --history, pooled",
+    )
+    parser.add_argument(
+        "--history",
+        default="",
+        env_var="ERPLOAD_HISTORY",
+        is_secret=True,  # a postgresql:// URL may carry a password: masked in the web UI form
+        help="record every finished run in this run history: an SQLite file (created if missing) or a "
+        "postgresql:// URL; list and chart it with `erpload history DB` (see docs/sla-and-reports.md)",
     )
     parser.add_argument(
         "--baseline-tolerance",
@@ -47,6 +98,21 @@ def _run_options(parser: Any, profile_choices: Sequence[str] | None) -> None:
         default=0.10,
         env_var="ERPLOAD_BASELINE_TOLERANCE",
         help="relative regression tolerance against --baseline (default 0.10 = 10%%)",
+    )
+    parser.add_argument(
+        "--baseline-rps",
+        action="store_true",
+        default=False,
+        env_var="ERPLOAD_BASELINE_RPS",
+        help="compare per-endpoint rps with --baseline in a closed-model run too (open-model runs always)",
+    )
+    parser.add_argument(
+        "--baseline-min-samples",
+        type=int,
+        default=100,
+        env_var="ERPLOAD_BASELINE_MIN_SAMPLES",
+        help="fewest requests per side for a p95 verdict against --baseline (default 100, at least 20; "
+        "p99 needs 5x): fewer is 'inconclusive'",
     )
     parser.add_argument(
         "--sample-interval",
@@ -87,6 +153,15 @@ def _resource_options(parser: Any) -> None:
         env_var="ERPLOAD_WORKER_CPU_LIMIT",
         help="a load generator above this CPU %% for 10 s makes the run INVALID (default 90)",
     )
+    parser.add_argument(
+        "--max-loop-lag",
+        type=float,
+        default=50.0,
+        env_var="ERPLOAD_MAX_LOOP_LAG",
+        metavar="MS",
+        help="a load generator whose event-loop lag p99 over 30 s exceeds this many ms makes the run "
+        "INVALID (default 50; erpload.locust.looplag)",
+    )
 
 
 def _distributed_options(parser: Any) -> None:
@@ -107,4 +182,34 @@ def _distributed_options(parser: Any) -> None:
         env_var="ERPLOAD_WORKER_LOST_TIMEOUT",
         include_in_web_ui=False,
         help="master: a worker silent for N s mid-run is lost and the run INVALID (default 3)",
+    )
+
+
+def _metrics_options(parser: Any) -> None:
+    """--metrics-port, --metrics-host, --metrics-linger (erpload.locust.metrics_server; master only)."""
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        env_var="ERPLOAD_METRICS_PORT",
+        include_in_web_ui=False,
+        help="serve Prometheus metrics at http://HOST:PORT/metrics from the master (for headless runs; "
+        "the web UI serves /metrics on its own port). 0 (default): no extra port. See docs/observability.md",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        env_var="ERPLOAD_METRICS_HOST",
+        include_in_web_ui=False,
+        help="interface for --metrics-port (default 127.0.0.1; the port has no login: 0.0.0.0 only on a "
+        "trusted network, e.g. a compose network)",
+    )
+    parser.add_argument(
+        "--metrics-linger",
+        type=float,
+        default=0.0,
+        env_var="ERPLOAD_METRICS_LINGER",
+        include_in_web_ui=False,
+        help="after the verdict, keep the master up until one scrape has read the final metrics, at most "
+        "this many seconds (default 0: exit at once; set it above your scrape interval)",
     )

@@ -18,6 +18,7 @@ from locust.stats import RequestStats as LocustStats
 
 from erpload.core.histogram import Histogram
 from erpload.core.snapshot import RequestStats, Snapshot, stage_windows
+from erpload.core.stagebook import view_windows
 from erpload.core.timeline import Timeline
 from erpload.locust.signals import quit_headless_run
 from erpload.sla.evaluation import LiveAbortTracker, Trip
@@ -84,6 +85,8 @@ class RunRecorder:
         self._prev: tuple[float, int, int, Histogram] | None = None
         self._glet: gevent.Greenlet | None = None
         self._last_prune = 0.0
+        self.views: dict[str, Any] = {}  # name -> fn() -> Snapshot: other views of the run (Snapshot.views)
+        self.stage_views: Any = None  # fn() -> {"stage:NAME": Snapshot} (erpload.locust.stage_stats)
 
     def elapsed(self) -> float:
         return 0.0 if self.t0 is None else time.monotonic() - self.t0
@@ -103,7 +106,11 @@ class RunRecorder:
             self._glet = None
 
     def snapshot(self, extra: dict[str, Any] | None = None) -> Snapshot:
-        return snapshot_of(self.env.stats, self.role_stats, self.elapsed(), extra)
+        snap = snapshot_of(self.env.stats, self.role_stats, self.elapsed(), extra)
+        snap.views = {name: fn() for name, fn in self.views.items()}  # e.g. erpload.locust.intended
+        if self.stage_views is not None:
+            snap.views.update(self.stage_views())
+        return snap
 
     def on_stage(self, index: int, name: str, start_s: float, plan: Any = None, **_: Any) -> None:
         """Stage boundary from ProfileShape: mark it, keep a cumulative snapshot, print progress."""
@@ -114,7 +121,11 @@ class RunRecorder:
             self.steady.add(name)
 
     def windows(self, end: Snapshot) -> dict[str, Snapshot]:
-        return stage_windows(self.marks, end, self.steady) if self.marks else {"all": end}
+        """SLA windows: from the per-stage numbers when `end` carries them (exact in a distributed
+        run too), else from the boundary snapshots (a boundary lags up to one worker report)."""
+        if not self.marks:
+            return {"all": end}
+        return view_windows(end, self.steady) or stage_windows(self.marks, end, self.steady)
 
     def _loop(self) -> None:
         while True:

@@ -120,9 +120,42 @@ def register_known_secrets(environ: Any = None) -> int:
     return core.default.known()
 
 
+class _RedactingStream:
+    """A text stream that redacts what it is given before passing it on (gevent's hub writes tracebacks here).
+
+    gevent prints the traceback of a greenlet that died (a user whose `on_start` raised) straight to
+    the hub's `exception_stream`, past every logging filter; a login's password could be in it.
+    Tracebacks are written line by line, and a secret never spans lines.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._erpload_redacting = True
+
+    def write(self, text: str) -> int:
+        self._stream.write(core.redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _redact_hub_stream() -> None:
+    import gevent  # the hub of this (main) thread: the one the users' greenlets run on
+
+    hub = gevent.get_hub()
+    stream = hub.exception_stream
+    if stream and not getattr(stream, "_erpload_redacting", False):
+        hub.exception_stream = _RedactingStream(stream)
+
+
 def install_redaction(environment: Environment) -> None:
     """Redact every recorded request failure, user error and log line of this process (idempotent)."""
     register_known_secrets()
     _wrap_fire(environment.events.request, "exception")
     _wrap_fire(environment.events.user_error, "exception")
     _filter_handlers()
+    _redact_hub_stream()

@@ -21,16 +21,20 @@ from erpload.core.errors import ConfigError, ErploadError, ExitCode
 from erpload.core.tallies import tallies_for
 from erpload.core.verdict import Verdict, VerdictInput, decide
 from erpload.locust.exchange import CumulativeTallies, Exchange
-from erpload.locust.load import load_section
+from erpload.locust.history import record_run
+from erpload.locust.load import OnStartDeaths, load_section
 from erpload.locust.recorder import RunRecorder
 from erpload.locust.shapes import current_profile
 from erpload.profile import Profile, load_profile
 from erpload.report import append_step_summary, write_reports
-from erpload.report.baseline import compare, load_baseline
+from erpload.report.baseline import compare
+from erpload.report.console import verdict_block
+from erpload.report.history_pool import resolve_baseline
 from erpload.report.summary import ProfileInfo, RunSummary, build_summary
-from erpload.sla.evaluation import evaluate, verdict_lines
+from erpload.sla.evaluation import evaluate
 
 log = logging.getLogger("erpload")
+LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 class ErploadRun:
@@ -54,6 +58,10 @@ class ErploadRun:
         self.interrupted: dict[str, Any] | None = None  # {reason, at_s}: the first interruption
         self.finalizers: list[Any] = []  # fn(run), called first in finalize() on the master
         self.live_resources: Any = None  # fn() -> {"processes": [...], "warnings": [...]} (web UI)
+        self.deaths = OnStartDeaths()  # users whose on_start raised: under-delivery (erpload.locust.load)
+        environment.events.user_error.add_listener(self.deaths.on_user_error)
+        self.exchange.provide("on_start_deaths", self.deaths.payload)
+        self.exchange.merge("on_start_deaths", self.deaths.on_payload)
 
     def read_tallies(self) -> dict[str, Any]:
         """This process's cumulative correctness counters (erpload.core.tallies)."""
@@ -86,6 +94,7 @@ class ErploadRun:
         """Every process: a new run starts from zero counters."""
         tallies_for(environment).reset()
         self.tallies.reset()
+        self.deaths.reset()
 
     def on_test_start(self, environment: Environment, **_: Any) -> None:
         """Master / local: a new run (web UI runs may follow each other in one process)."""
@@ -147,7 +156,14 @@ class ErploadRun:
             else None
         )
         baseline, regressions, problem = self._baseline(
-            lambda: build_summary(end, results, exit_code=0, profile=info)
+            lambda: build_summary(  # load: open or closed model; errors: which failures were cut off at stop
+                end,
+                results,
+                exit_code=0,
+                profile=info,
+                load=load,
+                errors=[e.serialize() for e in env.stats.errors.values()],
+            )
         )
         if problem:  # the regression check could not be evaluated: never a pass (fail closed)
             invalid = [
@@ -178,6 +194,7 @@ class ErploadRun:
             host=env.host or "",
             workers=rec.max_workers,
             errors=[e.serialize() for e in env.stats.errors.values()],
+            exceptions=list(runner.exceptions.values()) if runner is not None else [],
             timeline=rec.timeline.to_dict(),
             baseline=baseline,
             resources=self.resources or None,
@@ -186,10 +203,11 @@ class ErploadRun:
             notes=list(verdict.notes),
             correctness=getattr(self, "correctness", None),
         )
-        if rules or profile:
-            for line in verdict_lines(results):
-                log.info("%s", line)
+        # the console verdict block: think times, SLA lines, and every problem found, ruled on or not
+        for level, line in verdict_block(summary, sla=bool(rules or profile)):
+            log.log(LEVELS[level], "%s", line)
         code = self._report(summary, verdict)
+        record_run(env.parsed_options, summary, int(code))  # after the reports; never changes the code
         if rules or profile or code != ExitCode.PASS:
             env.process_exit_code = int(code)
 
@@ -209,20 +227,26 @@ class ErploadRun:
         if not path:
             return None, 0, ""
         try:
-            base = load_baseline(path)  # checked at init too (erpload.locust.checks)
-            comparison = compare(current().to_dict(), base, tolerance=opts.baseline_tolerance)
+            profile = self.profile or current_profile(self.env)  # a history: baseline is this profile's runs
+            base = resolve_baseline(path, getattr(opts, "history", ""), profile.name if profile else "")
+            comparison = compare(
+                current(),
+                base,
+                tolerance=opts.baseline_tolerance,
+                compare_rps=True if getattr(opts, "baseline_rps", False) else None,  # else: open model only
+                min_samples=int(getattr(opts, "baseline_min_samples", 100)),
+            )
         except ConfigError as e:
             return None, 0, f"baseline {path}: {'; '.join(str(p) for p in e.problems)}"
         except ValueError as e:
             return None, 0, f"baseline {path}: {e}"
-        return comparison.to_dict(), len(comparison.regressions), ""
+        problem = f"baseline {path}: {comparison.problem}" if comparison.problem else ""  # fail closed
+        return comparison.to_dict(), len(comparison.regressions), problem
 
     def _report(self, summary: RunSummary, verdict: Verdict) -> ExitCode:
         """Log the notes, write the reports; the exit code (6 when the reports could not be written)."""
         for n in summary.notes:
             log.warning("erpload: %s", n)
-        for i in summary.invalid:
-            log.error("erpload: INVALID run: %s at %ss: %s", i["reason"], i.get("at_s"), i["detail"])
         code = verdict.exit_code
         report_dir = getattr(self.env.parsed_options, "report_dir", "")
         if not report_dir:

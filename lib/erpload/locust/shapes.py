@@ -21,6 +21,7 @@ from locust.shape import LoadTestShape
 
 from erpload.core.errors import ConfigError, ExitCode
 from erpload.locust import arrival
+from erpload.locust.capacity import CapacityDriver
 from erpload.locust.dispatch import ProfileDispatcher, RoleTargets
 from erpload.profile import Profile, StagePlan, load_profile, stage_plan, target_at
 
@@ -44,6 +45,7 @@ class ProfileShape(LoadTestShape):
         self._tick: tuple[int, float, RoleTargets] | None = None
         self._pending: Callable[..., None] | None = None  # stage announcement waiting for test_start
         self._applied: dict[str, Any] | None = None  # environment settings before any profile changed them
+        self.capacity: CapacityDriver | None = None  # mode: capacity: the search decides the levels
 
     def reset_time(self) -> None:
         """start_shape: restart the clock and begin a new run at the next tick.
@@ -65,7 +67,7 @@ class ProfileShape(LoadTestShape):
         self._new_run, self._failed, self.stage_index, self._tick = False, False, -1, None
         self._cancel_pending()
         path = self.profile_path or getattr(env.parsed_options, "load_profile", None)
-        self.profile, self.plan = None, ()
+        self.profile, self.plan, self.capacity = None, (), None
         if path:
             try:
                 self.profile = load_profile(path, known_roles=[c.__name__ for c in env.user_classes])
@@ -78,6 +80,8 @@ class ProfileShape(LoadTestShape):
             install_shape_support(env)
             self.plan = stage_plan(self.profile)
             self._apply_settings(env, self.profile)
+            if self.profile.capacity is not None:
+                self.capacity = CapacityDriver(self, self.profile)
             log.info(
                 "erpload: load profile %s (%s, %d stages, %.0fs)",
                 self.profile.name,
@@ -100,6 +104,8 @@ class ProfileShape(LoadTestShape):
         env.stop_timeout = self._applied["stop_timeout"] if timeout is None else timeout
 
     def _arrival_rate(self) -> float | None:
+        if self.capacity is not None:
+            return self.capacity.rate()
         target = target_at(self.profile, self.get_run_time(), self.plan) if self.profile else None
         return target.arrival_rate if target else None
 
@@ -117,6 +123,8 @@ class ProfileShape(LoadTestShape):
         if self.profile is None:
             users = getattr(opts, "num_users", None)
             return (1 if users is None else int(users)), float(getattr(opts, "spawn_rate", None) or 1.0)
+        if self.capacity is not None:
+            return self.capacity.tick(t)
         target = target_at(self.profile, t, self.plan)
         if target is None:
             return None

@@ -9,13 +9,16 @@ here instead of passing a profile with fewer rules.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from erpload.core.errors import ConfigError, Problem
 from erpload.core.safeyaml import read_yaml_file
+from erpload.profile.capacity_spec import check_mode, level_rules
 from erpload.profile.model import DEFAULT_BACKLOG, DEFAULT_DROPPED, Allow, Options, Profile, Stage
 from erpload.profile.plan import stage_plan
+from erpload.profile.rates import check_rate_roles
 from erpload.profile.schema import Checker
 from erpload.profile.stages import check_ramps, check_stages
 
@@ -38,14 +41,25 @@ def parse_profile(
         return None, c.problems
     before = len(c.problems)
     roles = c.weights(doc["roles"], "roles") if "roles" in doc else None
-    stages = check_stages(c, doc.get("stages"), "stages" in doc, "roles" in doc)
+    searched, capacity = check_mode(c, doc)  # mode: capacity: one synthetic stage (capacity_spec)
+    stages = searched
+    if stages is None:
+        stages = check_stages(c, doc.get("stages"), "stages" in doc, "roles" in doc)
     if len(c.problems) == before and stages:  # the stage maths needs sound roles and stages
         check_ramps(c, stage_plan(Profile("", "", None, roles or {}, tuple(Stage(**s) for s in stages))))
+        for i, s in enumerate(stages):  # a paced operation needs users of its role in that stage
+            check_rate_roles(c.add, s.get("rates") or {}, s.get("roles") or roles or {}, f"stages[{i}].rates")
     options = c.section(doc.get("options"), "options", OPTIONS)
     allow = c.section(doc.get("allow"), "allow", ALLOW)
+    if capacity is not None and capacity.is_open:  # judged per level: a breaking level drops iterations
+        capacity = replace(capacity, dropped_allowed=allow["dropped_iterations"])
+        allow["dropped_iterations"] = 1.0
     sla_rules = c.sla(doc.get("sla"), roles or {}, stages)
+    if searched is not None:
+        sla_rules, capacity = level_rules(c, sla_rules, capacity)
     faults = c.faults(doc.get("faults"), sum(s.get("duration_s", 0.0) for s in stages))
     hot_skus = c.hot_skus(doc.get("hot_skus"))
+    api = c.api(doc.get("api"), source)
     if c.problems:
         return None, c.problems
     return Profile(
@@ -61,6 +75,8 @@ def parse_profile(
         source_path=source,
         faults=tuple(faults),
         hot_skus=hot_skus,
+        api=api,
+        capacity=capacity,
     ), []
 
 

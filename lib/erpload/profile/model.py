@@ -22,6 +22,9 @@ linearly from the previous stage's value (k6 semantics, Locust words); docs/prof
                                         (N, "N/s", "N/m", "N/h"); ramps from the previous
                                         stage's rate (0 before the first stage)
         users: 60                       required: the pre-allocated pool that runs the iterations
+      - duration: 3m                    per operation (every stage then has rates; erpload.profile.rates):
+        rates: {PpicPlanner.plan_order: 50/s}   ROLE.TASK -> total rate, ramping like arrival_rate
+        users: 60                       required: the pool; roles without rates keep their think time
     sla: [...]                          rules, parsed by erpload.sla.grammar.parse_rules
     options: {stop_timeout: 30s, arrival_backlog: 2}
     allow: {dropped_iterations: 1%}     share of planned iterations that may be dropped
@@ -30,6 +33,11 @@ linearly from the previous stage's value (k6 semantics, Locust words); docs/prof
                                         (erpload.profile.capacity.check_memory)
     faults: [{at: 20s, action: outage, duration: 5s}]   scheduled faults (erpload.core.faultplan)
     hot_skus: [FAB-000001, FAB-000002]  stock adjustments pick from these only (lost-update check)
+    mode: capacity                      search the capacity instead of following stages
+                                        (capacity: block, erpload.profile.capacity_spec)
+    api: ../maps/our-erp.yaml           the API map of the ERP under test, relative to this file
+                                        (erpload.api; docs/your-erp.md); --api-map or
+                                        ERPLOAD_API_MAP overrides it
 
 The file itself is read within bounds (erpload.core.safeyaml): at most 1 MiB, 32 levels deep,
 no duplicate keys, numbers of at most 30 digits, aliases expanding to at most 100,000 values.
@@ -38,6 +46,7 @@ no duplicate keys, numbers of at most 30 digits, aliases expanding to at most 10
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 DEFAULT_BACKLOG = 2  # arrival tokens per process that may wait for a free user
 DEFAULT_DROPPED = 0.01  # share of planned iterations that may be dropped
@@ -53,6 +62,7 @@ class Stage:
     spawn_rate: float | None = None  # None: linear ramp over the whole stage
     roles: dict[str, float] | None = None  # this stage's mix; None: the profile's
     arrival_rate: float | None = None  # open model: total iterations/s at the stage's end
+    rates: dict[str, float] | None = None  # per operation: {ROLE.TASK: total per second} at the stage's end
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,8 @@ class Profile:
     source_path: str = ""
     faults: tuple = ()  # erpload.core.faultplan.FaultStep objects, applied by the master (erpload.locust.faults)
     hot_skus: tuple[str, ...] = ()  # stock adjustments pick from these only (erpload.locust.correctness)
+    api: str | None = None  # the `api:` map file, resolved to an absolute path; None: not set
+    capacity: Any = None  # mode: capacity: erpload.profile.capacity_spec.CapacitySpec; None: mode: stages
 
     @property
     def duration_s(self) -> float:
@@ -99,6 +111,11 @@ class Profile:
     def is_open(self) -> bool:
         """True for an open-model (arrival-rate) profile."""
         return any(s.arrival_rate is not None for s in self.stages)
+
+    @property
+    def has_rates(self) -> bool:
+        """True for a per-operation profile (stages with `rates:`, erpload.profile.rates)."""
+        return any(s.rates is not None for s in self.stages)
 
     @property
     def role_names(self) -> tuple[str, ...]:

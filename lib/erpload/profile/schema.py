@@ -1,7 +1,8 @@
 """Profile schema checks (pure): every problem with where, the value got, and how to fix it.
 
 `Checker` collects problems while `erpload.profile.load` walks a document: the top level, role
-mixes, options/allow, SLA rules, faults and hot SKUs here; the stages in `erpload.profile.stages`.
+mixes, options/allow, SLA rules, faults, hot SKUs and the `api:` map file (checked by erpload.api)
+here; the stages in `erpload.profile.stages`.
 Nothing here raises on a bad value: a profile whose rules cannot be parsed, or whose SLA code cannot
 be imported, is an error, never a profile with fewer rules.
 """
@@ -11,15 +12,34 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+from erpload.api import validate_api_map_file
 from erpload.core.domain import USER_CLASSES
 from erpload.core.errors import Problem
 from erpload.core.faultplan import FaultStep, check_faults
 from erpload.core.units import DURATION_FIX, did_you_mean, parse_duration, parse_ratio, preview, preview_keys
 from erpload.sla.grammar import Rule, parse_rules
 
-TOP_KEYS = ("name", "description", "host", "roles", "stages", "sla", "options", "allow", "faults", "hot_skus")
+TOP_KEYS = (
+    "name",
+    "description",
+    "host",
+    "roles",
+    "stages",
+    "sla",
+    "options",
+    "allow",
+    "faults",
+    "hot_skus",
+    "api",
+    "mode",
+    "capacity",
+)
+REQUIRED_KEYS = ("name", "description", "stages")
+HOST_PATTERN = r"https?://[^/\s]+"  # how a `host:` starts (re.match)
+API_FIX = "A path relative to this profile, e.g. api: ../examples/api-maps/v1.yaml (docs/your-erp.md)"
 MAX_WEIGHT = 1_000_000  # a role weight is relative; larger ones only risk float overflow in the split
 
 
@@ -66,12 +86,13 @@ class Checker:
                 "Start from profiles/smoke.yaml",
             )
             return None
-        self.keys(data, TOP_KEYS, "", required=("name", "description", "stages"))
+        searched = data.get("mode") == "capacity"  # a capacity search decides its own levels
+        self.keys(data, TOP_KEYS, "", required=[k for k in REQUIRED_KEYS if not (searched and k == "stages")])
         for key in ("name", "description"):
             if key in data and (not isinstance(data[key], str) or not data[key].strip()):
                 self.add(key, f"must be a non-empty string (got {preview(data[key])})")
         host = data.get("host")
-        if host is not None and not (isinstance(host, str) and re.match(r"https?://[^/\s]+", host)):
+        if host is not None and not (isinstance(host, str) and re.match(HOST_PATTERN, host)):
             self.add("host", f"must be a base URL (got {preview(host)})", "e.g. host: http://127.0.0.1:8000")
         return data
 
@@ -110,16 +131,8 @@ class Checker:
             self.add(where, f"must be a mapping (got {preview(raw)})", f"Known keys: {', '.join(defaults)}")
             return out
         self.keys(raw, defaults, where)
-        parsers = {
-            "stop_timeout": (parse_duration, DURATION_FIX),
-            "memory_overcommit": (_flag, "true or false"),
-            "arrival_backlog": (_whole, "a whole number >= 0, e.g. 2"),
-            "dropped_iterations": (parse_ratio, 'e.g. "1%" or 0.01'),
-            "generator_saturation": (_flag, "true or false"),
-            "under_delivery": (_flag, "true or false"),
-        }
         for key in [k for k in defaults if k in raw]:  # in a stable order
-            parse, fix = parsers[key]
+            parse, fix = SECTION_PARSERS[key]
             try:
                 out[key] = parse(raw[key])
             except ValueError:
@@ -180,6 +193,21 @@ class Checker:
             self.add("hot_skus", f"lists a SKU twice (got {preview(raw)})", "List each SKU once")
         return tuple(s.strip() for s in raw)
 
+    def api(self, raw: Any, source: str) -> str | None:
+        """`api:`: an API map file, relative to the profile's own file; its problems under `api`."""
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not raw.strip():
+            self.add("api", f"must be the path of an API map file (got {preview(raw)})", API_FIX)
+            return None
+        path = Path(source).parent / raw.strip()  # an absolute path stays as it is
+        for p in validate_api_map_file(path):
+            if p.where:
+                self.add(f"api ({raw.strip()}): {p.where}", p.message, p.fix)
+            else:
+                self.add("api", p.message, API_FIX)  # file not found, a directory, too large
+        return str(path.resolve())
+
 
 def _flag(value: Any) -> bool:
     """A YAML boolean (true/false), nothing else."""
@@ -192,6 +220,17 @@ def _whole(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError("not a whole number >= 0")
     return value
+
+
+# options: / allow: key -> (parser, fix); erpload.profile.json_schema states the same per parser
+SECTION_PARSERS = {
+    "stop_timeout": (parse_duration, DURATION_FIX),
+    "memory_overcommit": (_flag, "true or false"),
+    "arrival_backlog": (_whole, "a whole number >= 0, e.g. 2"),
+    "dropped_iterations": (parse_ratio, 'e.g. "1%" or 0.01'),
+    "generator_saturation": (_flag, "true or false"),
+    "under_delivery": (_flag, "true or false"),
+}
 
 
 def name(key: Any) -> str:

@@ -20,9 +20,10 @@ from erpload.core.units import (
     preview_keys,
 )
 from erpload.profile.plan import StagePlan
+from erpload.profile.rates import check_rates
 from erpload.profile.schema import Checker, is_number
 
-STAGE_KEYS = ("duration", "users", "spawn_rate", "roles", "name", "arrival_rate")
+STAGE_KEYS = ("duration", "users", "spawn_rate", "roles", "name", "arrival_rate", "rates")
 MAX_USERS = (
     1_000_000  # per stage, whatever the memory: 10^9 users passed once and the OOM killer ended the run
 )
@@ -39,13 +40,13 @@ def check_stages(c: Checker, raw: Any, present: bool, have_roles: bool) -> list[
         c.add("stages", f"must be a list of stages (got {type(raw).__name__}: {preview(raw)})", EXAMPLE)
         return []
     out = [_stage(c, item, i, have_roles) for i, item in enumerate(raw)]
-    kinds = ["open" if isinstance(s, dict) and "arrival_rate" in s else "closed" for s in raw]
+    kinds = [_kind(s) for s in raw]
     if len(set(kinds)) > 1:
-        first_open = kinds.index("open")
         c.add(
-            f"stages[{max(first_open, kinds.index('closed'))}]",
-            f"mixes closed-model stages (users) with open-model stages (arrival_rate) (got {preview(kinds)})",
-            "Give every stage an arrival_rate (open model) or none (closed model)",
+            f"stages[{next(i for i, k in enumerate(kinds) if k != kinds[0])}]",
+            "mixes closed-model stages (users), open-model stages (arrival_rate) and per-operation "
+            f"stages (rates) (got {preview(kinds)})",
+            "Give every stage an arrival_rate (open model), every stage rates (per operation), or neither",
         )
     seen: dict[str, int] = {}
     for i, stage in enumerate(out):
@@ -57,6 +58,12 @@ def check_stages(c: Checker, raw: Any, present: bool, have_roles: bool) -> list[
                 "Give every stage its own name: SLA windows (stage:NAME) and reports tell them apart by it",
             )
     return out
+
+
+def _kind(item: Any) -> str:
+    if isinstance(item, dict) and "rates" in item:
+        return "rates"
+    return "open" if isinstance(item, dict) and "arrival_rate" in item else "closed"
 
 
 def _stage(c: Checker, item: Any, i: int, have_roles: bool) -> dict:
@@ -80,8 +87,16 @@ def _stage(c: Checker, item: Any, i: int, have_roles: bool) -> dict:
         else:
             if out["duration_s"] <= 0:
                 c.add(f"{where}.duration", f"must be > 0 (got {preview(item['duration'])})", DURATION_FIX)
-    is_open = "arrival_rate" in item
+    is_open = "arrival_rate" in item or "rates" in item
     _users(c, item, where, is_open, out)
+    if "rates" in item:
+        if "arrival_rate" in item:
+            c.add(
+                f"{where}.rates",
+                "a stage paces either whole iterations (arrival_rate) or single operations (rates), not both",
+                "Remove arrival_rate, or move the operations' rates into a profile of their own",
+            )
+        out["rates"] = check_rates(c.add, item["rates"], f"{where}.rates", c.roles)
     if "spawn_rate" in item:
         rate = item["spawn_rate"]
         if not is_number(rate) or not 0 < rate <= MAX_USERS:
@@ -92,7 +107,7 @@ def _stage(c: Checker, item: Any, i: int, have_roles: bool) -> dict:
             )
         else:
             out["spawn_rate"] = float(rate)
-    if is_open:
+    if "arrival_rate" in item:
         try:
             out["arrival_rate"] = parse_rate(item["arrival_rate"])
         except QuantityError as e:

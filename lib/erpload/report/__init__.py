@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from erpload.core.errors import ExitCode
-from erpload.report import html, json_report, junit, markdown
+from erpload.report import comment, html, json_report, junit, markdown
 from erpload.report.markdown import append_step_summary
 from erpload.report.model import RunSummary
 from erpload.report.writer import ReportWriteError, check_report_dir, write_all
@@ -34,6 +34,7 @@ RENDERERS: dict[str, tuple[str, Callable[[RunSummary], str]]] = {
     "junit": (junit.FILENAME, junit.render_junit),
     "markdown": (markdown.FILENAME, markdown.render_markdown),
     "html": (html.FILENAME, html.render_html),
+    "comment": (comment.FILENAME, comment.render_comment),  # the sticky PR comment (examples/ci/)
 }
 
 

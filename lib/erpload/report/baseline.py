@@ -1,173 +1,93 @@
-"""Compare a run with a baseline run, endpoint by endpoint (pure): backs --baseline and `erpload compare`.
+"""Compare a run with a baseline, endpoint by endpoint, statistically (pure): backs --baseline and `erpload compare`.
 
     base = load_baseline("base/summary.json")          # before any load: ConfigError (exit 2) if unusable
-    comparison = compare(load_baseline("new/summary.json", "current"), base)
+    comparison = compare(load_baseline("new/summary.json", "current"), base)   # or [base1, base2, ...]
     print(render_table(comparison, fmt="text"))        # or "markdown"
-    exit_code = ExitCode.SLA_BREACHED if comparison.regressions else ExitCode.PASS
+    exit_code = 4 if comparison.problem else 3 if comparison.regressions else 0
     summary.baseline = comparison.to_dict()            # reports render it via Comparison.from_dict
 
-A regression: p95/p99 up by more than `tolerance` (and more than `latency_epsilon_ms`), rps down by
-more than `tolerance`, error rate up by more than `tolerance` AND by more than `error_epsilon`
-absolute (so 0 -> 0.01 % is noise, not a regression). The aggregate row is compared too.
+Per endpoint (and the aggregate) a verdict: `regressed`, `improved`, `unchanged` or `inconclusive`
+(`n < MIN`, or a CI that reaches past the floor), from these metrics:
+- p95, p99: a bootstrap CI of the percentile difference, resampled from the latency histograms
+  (`report.regression` says why a bootstrap and not a rank test). Judged only when both sides hold
+  MIN samples (default 100) for p95; p99 needs as many samples beyond it (5 x MIN).
+- error rate: Newcombe's CI of the difference, at any n (an endpoint that now always fails is caught).
+- rps: only for open-model runs (`load.model` is "open" on both sides) or when asked
+  (`compare_rps=True`): in a closed model rps is mostly think time and says nothing about the target.
+A metric regresses when its whole CI lies beyond the effect-size floor: the tolerance (relative,
+default 10 %), never under max(1 ms, the histogram bucket width at that value); for the error rate
+never under `error_epsilon` (0.1 point). Several baseline runs are pooled (histograms and counts
+add) and their spread widens the floor (`regression.noise_band`): the bootstrap knows only the
+sampling noise inside a run; N runs also show how far a whole run moves (host load, caches, data).
+Requests cut off at stop ("in flight at stop") are left out of the error-rate comparison.
+Resampling is seeded per endpoint and metric: the same inputs, the same verdict.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+import math
+import random
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from erpload.core.errors import ConfigError, Problem
-from erpload.core.units import fmt_num, fmt_value
+from erpload.core.histogram import Histogram, bucket_bound
+from erpload.report import regression as stats
+from erpload.report.baseline_load import check_options, load_baseline
+from erpload.report.baseline_model import NOT_COMPARED, VERDICTS, Comparison, Delta, EndpointComparison
+from erpload.report.baseline_table import render_table
 from erpload.report.model import EndpointSummary, RunSummary
-from erpload.report.summary_check import FIX, summary_problems
+
+__all__ = [
+    "METRICS",
+    "MIN_SAMPLES",
+    "VERDICTS",
+    "Comparison",
+    "Delta",
+    "EndpointComparison",
+    "check_options",
+    "compare",
+    "load_baseline",
+    "render_table",
+]
 
 METRICS = ("p95", "p99", "rps", "error_rate")
-_KIND = {"p95": "latency", "p99": "latency", "rps": "rps", "error_rate": "rate"}
+LATENCY = {"p95": 0.95, "p99": 0.99}
+MIN_SAMPLES = 100  # for p95: 5 samples beyond it; p99 needs the same 5 beyond it (500)
+_TAIL = 0.05
+IN_FLIGHT = "InFlightAtStop("
 
 
 @dataclass
-class Delta:
-    """One metric of one endpoint: baseline vs current; `change` is relative (None if base is 0)."""
+class _Pool:
+    """One endpoint over the baseline runs: pooled histogram and counts, plus each run for the noise band."""
 
-    metric: str
-    baseline: float | None
-    current: float | None
-    change: float | None
-    regressed: bool = False
-
-    def text(self) -> str:
-        """'212ms -> 240ms (+13.2%)'."""
-        kind = _KIND.get(self.metric, "count")
-        change = (
-            ""
-            if self.change is None
-            else f" ({'+' if self.change >= 0 else ''}{fmt_num(self.change * 100)}%)"
-        )
-        return f"{fmt_value(kind, self.baseline)} -> {fmt_value(kind, self.current)}{change}"
-
-
-@dataclass
-class EndpointComparison:
-    """All compared metrics of one endpoint (method + name)."""
-
-    method: str
-    name: str
-    deltas: list[Delta] = field(default_factory=list)
+    rows: list[EndpointSummary] = field(default_factory=list)
+    secs: list[float] = field(default_factory=list)
+    cut: list[int] = field(default_factory=list)  # requests cut off at stop (in flight), per run
 
     @property
-    def label(self) -> str:
-        """'GET /x' or 'Aggregated'."""
-        return f"{self.method} {self.name}" if self.method else self.name
+    def count(self) -> int:
+        return sum(r.count for r in self.rows)
 
     @property
-    def regressed(self) -> bool:
-        """Any metric regressed."""
-        return any(d.regressed for d in self.deltas)
-
-
-@dataclass
-class Comparison:
-    """The outcome of `compare`; `regressions` is empty when nothing got worse."""
-
-    tolerance: float
-    error_epsilon: float
-    latency_epsilon_ms: float
-    endpoints: list[EndpointComparison] = field(default_factory=list)
-    only_current: list[str] = field(default_factory=list)  # labels new in the current run
-    only_baseline: list[str] = field(default_factory=list)  # labels the current run no longer has
-    baseline_label: str = ""
-    current_label: str = ""
+    def failures(self) -> int:
+        return sum(r.failures for r in self.rows)
 
     @property
-    def regressions(self) -> list[tuple[EndpointComparison, Delta]]:
-        """(endpoint, delta) for every regressed metric."""
-        return [(e, d) for e in self.endpoints for d in e.deltas if d.regressed]
+    def duration(self) -> float:
+        return sum(self.secs)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (the `baseline` key of summary.json), with a flat `regressions` list for tools."""
-        data = asdict(self)
-        data["regressions"] = [{"label": e.label, **asdict(d)} for e, d in self.regressions]
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
-        """Inverse of `to_dict`."""
-        endpoints = [
-            EndpointComparison(e["method"], e["name"], [Delta(**d) for d in e.get("deltas", [])])
-            for e in data.get("endpoints", [])
-        ]
-        keys = ("only_current", "only_baseline", "baseline_label", "current_label")
-        return cls(
-            float(data["tolerance"]),
-            float(data["error_epsilon"]),
-            float(data["latency_epsilon_ms"]),
-            endpoints,
-            **{k: data[k] for k in keys if k in data},
-        )
+    def histogram(self) -> Histogram:
+        out = Histogram()
+        for r in self.rows:
+            out = out.merge(_hist(r))
+        return out
 
 
-def load_baseline(path: str | os.PathLike[str], role: str = "baseline") -> dict[str, Any]:
-    """Read and check a summary.json; ConfigError (exit 2) naming the file / JSON field otherwise."""
-    p = Path(path)
-    source = f"the {role} {p}"
-    try:
-        text = p.read_text(encoding="utf-8")
-    except IsADirectoryError:
-        hint = f"Did you mean {p / 'summary.json'}?" if (p / "summary.json").is_file() else FIX
-        raise ConfigError(source, [Problem(str(p), "is a directory, not a summary.json", hint)]) from None
-    except FileNotFoundError:
-        raise ConfigError(source, [Problem(str(p), "no such file", FIX)]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise ConfigError(source, [Problem(str(p), f"cannot be read: {why}", FIX)]) from None
-    try:
-        data = json.loads(text, parse_constant=_no_constant)
-    except ValueError as e:
-        where = f"{p}:{e.lineno}:{e.colno}" if isinstance(e, json.JSONDecodeError) else str(p)
-        what = f"not valid JSON: {e.msg}" if isinstance(e, json.JSONDecodeError) else str(e)
-        empty = " (the file is empty)" if not text.strip() else ""
-        raise ConfigError(source, [Problem(where, what + empty, FIX)]) from None
-    problems = summary_problems(data)
-    if problems:
-        raise ConfigError(source, problems)
-    return data
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"not valid JSON: {name} is not a JSON number")
-
-
-def _relative(base: float | None, cur: float | None) -> float | None:
-    if base is None or cur is None or base == 0:
-        return None
-    return round((cur - base) / base, 6)
-
-
-def _compare_endpoint(base: EndpointSummary, cur: EndpointSummary, c: Comparison) -> EndpointComparison:
-    out = EndpointComparison(cur.method, cur.name)
-    tol = c.tolerance
-    for metric in ("p95", "p99"):
-        b, n = getattr(base, metric), getattr(cur, metric)
-        bad = b is not None and n is not None and n > b * (1 + tol) and n - b > c.latency_epsilon_ms
-        out.deltas.append(Delta(metric, b, n, _relative(b, n), bad))
-    b_rps, n_rps = base.rps, cur.rps
-    out.deltas.append(
-        Delta("rps", b_rps, n_rps, _relative(b_rps, n_rps), b_rps > 0 and n_rps < b_rps * (1 - tol))
-    )
-    b_err = base.error_rate if base.count else None
-    n_err = cur.error_rate if cur.count else None
-    bad = (
-        b_err is not None
-        and n_err is not None
-        and n_err - b_err > c.error_epsilon
-        and n_err > b_err * (1 + tol)
-    )
-    out.deltas.append(Delta("error_rate", b_err, n_err, _relative(b_err, n_err), bad))
-    return out
+def _hist(row: EndpointSummary) -> Histogram:
+    return Histogram.from_dict(row.histogram or {}, row.min, row.max)
 
 
 def _summary(data: Mapping[str, Any] | RunSummary) -> RunSummary:
@@ -178,82 +98,197 @@ def _label(s: RunSummary) -> str:
     return " ".join(x for x in (s.profile.name, s.started_at) if x) or "run"
 
 
+def _cut_off(s: RunSummary) -> dict[str, int]:
+    """Failures per label that are requests cut off when the run stopped ("in flight at stop"): the end
+    of the run, not the target's answer; left out of the error-rate comparison (the SLA still counts them).
+    Matched by the exception's repr, as erpload.users.inflight writes it (a layer above this one)."""
+    out: dict[str, int] = {}
+    for e in s.errors:
+        if e.error.startswith(IN_FLIGHT):
+            label = f"{e.method} {e.name}" if e.method else e.name
+            out[label] = out.get(label, 0) + e.occurrences
+            out["Aggregated"] = out.get("Aggregated", 0) + e.occurrences
+    return out
+
+
+def _rows(s: RunSummary) -> dict[str, EndpointSummary]:
+    rows = {e.label: e for e in s.requests}
+    if s.total.count:
+        rows["Aggregated"] = s.total
+    return rows
+
+
+def _seed(seed: int, label: str, metric: str) -> random.Random:
+    return random.Random(seed ^ zlib.crc32(f"{label}|{metric}".encode()))
+
+
+def _floor(candidates: dict[str, float], runs: list[float], c: Comparison) -> tuple[float, str]:
+    """The largest candidate, the noise band of the baseline runs' own values included; and its name."""
+    band = stats.noise_band(runs, c.confidence)
+    candidates = {**candidates, "noise": band} if band is not None else candidates
+    source = max(candidates, key=lambda k: candidates[k])
+    return candidates[source], source
+
+
+def _latency(metric: str, pool: _Pool, cur: EndpointSummary, c: Comparison, label: str) -> Delta:
+    q = LATENCY[metric]
+    bh, ch = pool.histogram(), _hist(cur)
+    bv = bh.percentile(q) if bh.count else getattr(pool.rows[0], metric) if len(pool.rows) == 1 else None
+    cv = ch.percentile(q) if ch.count else getattr(cur, metric)
+    change = round((cv - bv) / bv, 6) if bv and cv is not None else None
+    d = Delta(metric, bv, cv, change, n_baseline=pool.count, n_current=cur.count)
+    need = math.ceil(c.min_samples * _TAIL / (1 - q) - 1e-9)
+    if min(pool.count, cur.count) < need:
+        d.verdict, d.reason = "inconclusive", f"n < {need}"
+        return d
+    if not bh.count or not ch.count or bv is None or cv is None:
+        d.verdict, d.reason = "inconclusive", "no latency histogram"
+        return d
+    ci = stats.percentile_diff(bh, ch, q, _seed(c.seed, label, metric), c.confidence, c.resamples)
+    bounds = [bucket_bound(bv)] + [r.bounds.get(metric, 0.0) for r in (*pool.rows, cur)]
+    floors = {"tolerance": c.tolerance * bv, "1 ms": c.latency_epsilon_ms, "bucket": 2 * max(bounds)}
+    runs = [float(_hist(r).percentile(q) or 0.0) for r in pool.rows if r.count >= need]
+    d.floor, d.floor_from = _floor(floors, runs, c)
+    d.effect, d.ci_low, d.ci_high = ci.estimate, ci.low, ci.high
+    d.verdict, d.reason = stats.judge(ci, d.floor)
+    return d
+
+
+def _error_rate(pool: _Pool, cur: EndpointSummary, cur_cut: int, c: Comparison) -> Delta:
+    cut = sum(pool.cut)
+    kb, nb = max(0, pool.failures - cut), max(0, pool.count - cut)
+    kc, nc = max(0, cur.failures - cur_cut), max(0, cur.count - cur_cut)
+    bv, cv = (kb / nb if nb else None), (kc / nc if nc else None)
+    change = round((cv - bv) / bv, 6) if bv and cv is not None else None
+    d = Delta("error_rate", bv, cv, change, n_baseline=nb, n_current=nc)
+    if bv is None or cv is None:
+        d.verdict, d.reason = "inconclusive", "no completed requests"
+        return d
+    ci = stats.proportion_diff(kb, nb, kc, nc, c.confidence)
+    floors = {"epsilon": c.error_epsilon, "tolerance": c.tolerance * bv}
+    runs = [
+        ((r.failures - k) / (r.count - k)) for r, k in zip(pool.rows, pool.cut, strict=True) if r.count > k
+    ]
+    d.floor, d.floor_from = _floor(floors, runs, c)
+    d.effect, d.ci_low, d.ci_high = ci.estimate, ci.low, ci.high
+    d.verdict, d.reason = stats.judge(ci, d.floor)
+    return d
+
+
+def _rps(pool: _Pool, cur: EndpointSummary, cur_secs: float, c: Comparison, why_not: str) -> Delta:
+    tb, tc = pool.duration, cur_secs
+    bv = round(pool.count / tb, 3) if tb > 0 else (pool.rows[0].rps if len(pool.rows) == 1 else None)
+    cv = round(cur.count / tc, 3) if tc > 0 else cur.rps
+    change = round((cv - bv) / bv, 6) if bv and cv is not None else None
+    d = Delta("rps", bv, cv, change, n_baseline=pool.count, n_current=cur.count)
+    if not c.rps_compared:
+        d.verdict, d.reason = NOT_COMPARED, why_not
+        return d
+    if tb <= 0 or tc <= 0 or not pool.count:
+        d.verdict, d.reason = "inconclusive", "no duration or no baseline requests"
+        return d
+    ci = stats.rate_ratio(pool.count, tb, cur.count, tc, c.confidence)
+    floors = {"tolerance": c.tolerance}
+    runs = [r.count / s / (pool.count / tb) for r, s in zip(pool.rows, pool.secs, strict=True) if s > 0]
+    d.floor, d.floor_from = _floor(floors, runs, c)
+    d.effect, d.ci_low, d.ci_high = ci.estimate, ci.low, ci.high
+    d.verdict, d.reason = stats.judge(ci, d.floor, higher_is_worse=False)
+    return d
+
+
+def _check(tolerance: float, latency_epsilon_ms: float, min_samples: int, resamples: int) -> None:
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance must be within 0..1 (got {tolerance!r}; 0.10 means 10 %)")
+    if not latency_epsilon_ms >= 1.0:
+        raise ValueError(
+            f"latency_epsilon_ms must be >= 1 ms, the floor's minimum (got {latency_epsilon_ms!r})"
+        )
+    if not (isinstance(min_samples, int) and min_samples >= 20):
+        raise ValueError(f"min_samples must be a whole number >= 20 (got {min_samples!r})")
+    if not (isinstance(resamples, int) and 100 <= resamples <= 100_000):
+        raise ValueError(f"resamples must be within 100..100000 (got {resamples!r})")
+
+
 def compare(
     current: Mapping[str, Any] | RunSummary,
-    baseline: Mapping[str, Any] | RunSummary,
+    baseline: Mapping[str, Any] | RunSummary | Sequence[Mapping[str, Any] | RunSummary],
     tolerance: float = 0.10,
     error_epsilon: float = 0.001,
     latency_epsilon_ms: float = 1.0,
+    *,
+    min_samples: int = MIN_SAMPLES,
+    confidence: float = 0.95,
+    compare_rps: bool | None = None,
+    seed: int = 0,
+    resamples: int = stats.RESAMPLES,
 ) -> Comparison:
-    """Compare two summaries (dicts as loaded from summary.json); raises ValueError for non-summaries."""
-    if not 0 <= tolerance < 1:
-        raise ValueError(f"tolerance must be within 0..1 (got {tolerance!r}; 0.10 means 10 %)")
-    cur, base = _summary(current), _summary(baseline)
+    """Compare a run with one baseline summary or several (pooled, with a noise band).
+
+    Summaries are dicts as loaded from summary.json (or RunSummary). `compare_rps`: None compares rps
+    only when both sides are open-model runs; True / False force it. Raises ValueError for a
+    non-summary or an out-of-range setting.
+    """
+    _check(tolerance, latency_epsilon_ms, min_samples, resamples)
+    stats.z_value(confidence)
+    bases = [baseline] if isinstance(baseline, Mapping | RunSummary) else list(baseline)
+    if not bases:
+        raise ValueError("no baseline summary given")
+    cur, base = _summary(current), [_summary(b) for b in bases]
+    open_model = all(s.load.get("model") == "open" for s in (cur, *base))
+    rps = open_model if compare_rps is None else bool(compare_rps)
+    why_not = "closed model (rps is mostly think time)" if not open_model else "not asked"
     c = Comparison(
-        tolerance, error_epsilon, latency_epsilon_ms, baseline_label=_label(base), current_label=_label(cur)
+        tolerance,
+        error_epsilon,
+        latency_epsilon_ms,
+        baseline_label=_label(base[0]) + (f" (+{len(base) - 1} pooled)" if len(base) > 1 else ""),
+        current_label=_label(cur),
+        confidence=confidence,
+        min_samples=min_samples,
+        resamples=resamples,
+        seed=seed,
+        rps_compared=rps,
+        baseline_runs=len(base),
     )
-    base_by = {e.label: e for e in base.requests}
-    cur_by = {e.label: e for e in cur.requests}
-    for label in sorted(cur_by.keys() & base_by.keys()):
-        c.endpoints.append(_compare_endpoint(base_by[label], cur_by[label], c))
-    if base.total.count and cur.total.count:
-        c.endpoints.append(_compare_endpoint(base.total, cur.total, c))
-    c.only_current = sorted(cur_by.keys() - base_by.keys())
-    c.only_baseline = sorted(base_by.keys() - cur_by.keys())
+    pools: dict[str, _Pool] = {}
+    for s in base:
+        cut = _cut_off(s)
+        for label, row in _rows(s).items():
+            pool = pools.setdefault(label, _Pool())
+            pool.rows.append(row)
+            pool.secs.append(s.duration_s)
+            pool.cut.append(min(cut.get(label, 0), row.failures))
+    cur_rows, cur_cut = _rows(cur), _cut_off(cur)
+    common = sorted(k for k in cur_rows.keys() & pools.keys() if k != "Aggregated")
+    for label in [*common, *(["Aggregated"] if "Aggregated" in cur_rows.keys() & pools.keys() else [])]:
+        pool, row = pools[label], cur_rows[label]
+        e = EndpointComparison(row.method, row.name, n_baseline=pool.count, n_current=row.count)
+        e.deltas = [
+            _latency("p95", pool, row, c, label),
+            _latency("p99", pool, row, c, label),
+            _rps(pool, row, cur.duration_s, c, why_not),
+            _error_rate(pool, row, min(cur_cut.get(label, 0), row.failures), c),
+        ]
+        for d in e.deltas:
+            d.regressed = d.verdict == "regressed"
+        c.endpoints.append(e)
+    c.only_current = sorted(cur_rows.keys() - pools.keys() - {"Aggregated"})
+    c.only_baseline = sorted(pools.keys() - cur_rows.keys() - {"Aggregated"})
+    c.notes = _notes(c, cur, base, why_not)
     return c
 
 
-def render_table(
-    comparison: Comparison, fmt: str = "text", only_regressions: bool = False, limit: int = 0
-) -> str:
-    """The comparison as an aligned text table or a Markdown table (regressed cells marked)."""
-    if fmt not in ("text", "markdown"):
-        raise ValueError(f"unknown format {fmt!r}; use 'text' or 'markdown'")
-    md = fmt == "markdown"
-    rows = [e for e in comparison.endpoints if e.regressed or not only_regressions]
-    cut = len(rows) - limit if limit and len(rows) > limit else 0
-    rows = rows[:limit] if cut else rows
-    header = ["", "request", "p95", "p99", "rps", "error rate"]
-    table: list[list[str]] = []
-    for e in rows:
-        cells = [
-            ("**REGRESSED** " if md else "REGRESSED ") + d.text() if d.regressed else d.text()
-            for d in e.deltas
-        ]
-        table.append(
-            [
-                "✗" if e.regressed else "✓",
-                _md(e.label) if md else e.label,
-                *[_md(x) if md else x for x in cells],
-            ]
+def _notes(c: Comparison, cur: RunSummary, base: list[RunSummary], why_not: str) -> list[str]:
+    notes = []
+    if not c.rps_compared:
+        notes.append(f"rps not compared: {why_not}; --baseline-rps (erpload compare --rps) compares it")
+    if len(base) > 1:
+        notes.append(f"baseline: {len(base)} runs pooled; their spread widens each floor (noise band)")
+    names = {s.profile.name for s in base} - {cur.profile.name}
+    if names:
+        notes.append(
+            f"profiles differ: baseline {', '.join(sorted(names))}, current {cur.profile.name or '-'}"
         )
-    n = len(comparison.regressions)
-    head = (
-        f"Baseline {comparison.baseline_label} vs current {comparison.current_label}: "
-        f"{n} regression(s), tolerance {fmt_num(comparison.tolerance * 100)}%"
-    )
-    lines = [_md(head) if md else head, ""]
-    if not table:
-        lines.append("No regressions." if only_regressions else "No endpoint in common.")
-    elif md:
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(r) + " |" for r in table]
-    else:
-        widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
-        lines += ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-        lines += ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)).rstrip() for r in table]
-    if cut:
-        lines.append(f"... {cut} more endpoint(s) not shown")
-    for what, labels in (
-        ("only in current", comparison.only_current),
-        ("only in baseline", comparison.only_baseline),
-    ):
-        if labels:
-            shown = ", ".join(labels[:20]) + (f", ... ({len(labels)} in all)" if len(labels) > 20 else "")
-            lines.append(f"{what}: {_md(shown) if md else shown}")
-    return "\n".join(lines) + "\n"
-
-
-def _md(text: str) -> str:
-    """Escape Markdown table metacharacters in user-provided names."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    if c.problem:
+        notes.append(f"not evaluated: {c.problem}")
+    return notes

@@ -1,21 +1,20 @@
 """The correctness part of summary.md and report.html, from summary.json's free-form `correctness` (pure).
 
 Shows what `erpload.locust.correctness` recorded: the lost / duplicated stock-update check with per-SKU
-evidence (the SKUs that failed first, capped at MAX_SKU_ROWS), RBAC violations per role, recovery
-episodes after scheduled faults, and the WebSocket figures (the "WS ..." request rows, plus a
-`websocket` mapping if one is ever recorded). Nothing is shown when there is no correctness data.
-
-Stable hooks for browser tests: `#correctness`, `#stock-table`, `#rbac-table`, `#recovery-table`,
-`#faults-table`, `#ws-table`.
+evidence (the SKUs that failed first, capped at MAX_SKU_ROWS; units lost beside the SKUs), RBAC
+violations per role, recovery episodes after scheduled faults, and the WebSocket figures (the
+"WS ..." request rows, plus a `websocket` mapping if one is ever recorded). A part appears only when
+its check ran (`parts`): no RBAC part without probes, no Recovery part without a fault plan or a
+`recovery_s` rule, nothing at all without correctness data. The HTML is `correctness_html`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from html import escape
 from typing import Any
 
+from erpload.core.stockcheck import units_note
 from erpload.core.units import fmt_num, fmt_value
 from erpload.report.summary import EndpointSummary
 
@@ -55,20 +54,35 @@ def _recovery(value: Any, recovered: Any = True) -> str:
     return fmt_value("duration", float(value))
 
 
+def parts(correctness: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    """The parts whose check ran: {'stock': ..., 'rbac': ..., 'recovery': ...} (absent when it did not run)."""
+    correctness = correctness or {}
+    out: dict[str, Mapping[str, Any]] = {}
+    stock = correctness.get("stock")
+    if isinstance(stock, Mapping) and stock:
+        out["stock"] = stock
+    violations = correctness.get("rbac_violations")
+    probes = correctness.get("rbac_probes")
+    if isinstance(violations, Mapping) and (violations or (isinstance(probes, int) and probes > 0)):
+        out["rbac"] = {"probes": probes, "violations": violations}
+    rec = correctness.get("recovery")
+    if isinstance(rec, Mapping) and (rec.get("episodes") or rec.get("faults")):
+        out["recovery"] = rec
+    return out
+
+
 def has_data(correctness: Mapping[str, Any] | None, ws: Sequence[EndpointSummary] = ()) -> bool:
     """True when there is something to show."""
-    if ws:
-        return True
-    if not correctness:
-        return False
-    rec = correctness.get("recovery") or {}
-    return bool(
-        correctness.get("stock")
-        or correctness.get("rbac_violations")
-        or rec.get("episodes")
-        or rec.get("faults")
-        or correctness.get("websocket")
-    )
+    return bool(ws or parts(correctness) or (correctness or {}).get("websocket"))
+
+
+def rbac_line(rbac: Mapping[str, Any]) -> str:
+    """'120 probe(s) sent; 3 answered 2xx instead of 403.'"""
+    violations = rbac.get("violations") or {}
+    total = sum(int(v or 0) for v in violations.values())
+    probes = rbac.get("probes")
+    sent = f"{probes} probe(s) sent; " if isinstance(probes, int) else ""
+    return f"{sent}{total} probe(s) answered 2xx instead of 403."
 
 
 def ws_requests(requests: Iterable[EndpointSummary]) -> list[EndpointSummary]:
@@ -77,14 +91,16 @@ def ws_requests(requests: Iterable[EndpointSummary]) -> list[EndpointSummary]:
 
 
 def stock_line(stock: Mapping[str, Any]) -> str:
-    """One sentence on the stock check."""
+    """One sentence on the stock check: SKUs affected with the units lost / duplicated beside them."""
     if not stock.get("checked"):
         return f"Stock check not done: {stock.get('error') or 'unknown reason'}"
+    found = [units_note(m, dict(stock)) for m in ("lost_updates", "duplicated_updates") if stock.get(m)]
+    head = "; ".join(n for n in found if n) or (
+        f"{_n(stock.get('lost_updates'))} lost and {_n(stock.get('duplicated_updates'))} duplicated update(s)"
+    )
     return (
-        f"{_n(stock.get('lost_updates'))} lost and {_n(stock.get('duplicated_updates'))} duplicated update(s) "
-        f"on {_n(stock.get('skus'))} SKU(s) ({_n(stock.get('missing_units'))} unit(s) missing, "
-        f"{_n(stock.get('surplus_units'))} surplus; {_n(stock.get('confirmed_adjustments'))} confirmed "
-        "adjustments)"
+        f"{head} (of {_n(stock.get('skus'))} hot SKU(s); "
+        f"{_n(stock.get('confirmed_adjustments'))} confirmed adjustments)"
     )
 
 
@@ -156,7 +172,8 @@ def ws_rows(ws: Sequence[EndpointSummary]) -> list[list[str]]:
     ]
 
 
-def _recovery_line(recovery: Mapping[str, Any]) -> str:
+def recovery_line(recovery: Mapping[str, Any]) -> str:
+    """One sentence on the worst recovery episode and what "recovered" means."""
     worst = _recovery(recovery.get("recovery_s"))
     return (
         f"Recovery (worst episode): {worst} — recovered = {_n(recovery.get('sustain_s'))} s in a row "
@@ -164,7 +181,8 @@ def _recovery_line(recovery: Mapping[str, Any]) -> str:
     )
 
 
-def _ws_extra(correctness: Mapping[str, Any]) -> list[tuple[str, str]]:
+def ws_extra(correctness: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(figure, value) rows of a recorded `websocket` mapping, if any."""
     ws = correctness.get("websocket")
     return [(str(k), _n(v)) for k, v in list(ws.items())[:MAX_ROWS]] if isinstance(ws, Mapping) else []
 
@@ -181,28 +199,28 @@ def markdown_lines(
     if not has_data(correctness, ws):
         return []
     out = ["## Correctness", ""]
-    stock = correctness.get("stock")
-    if isinstance(stock, Mapping) and stock:
+    ran = parts(correctness)
+    stock = ran.get("stock")
+    if stock is not None:
         out += ["### Stock updates", "", cell(stock_line(stock)), ""]
         rows, total = stock_rows(stock)
         if rows:
             if total > len(rows):
                 out += [f"_Showing {len(rows)} of {total} SKUs (failing first); summary.json has all._", ""]
             out += [*table(STOCK_HEADER, rows), ""]
-    violations = correctness.get("rbac_violations")
-    if isinstance(violations, Mapping):
-        total_v = sum(int(v or 0) for v in violations.values())
-        out += ["### RBAC violations", "", f"{total_v} probe(s) answered 2xx instead of 403.", ""]
-        if violations:
-            out += [*table(RBAC_HEADER, rbac_rows(violations)), ""]
-    recovery = correctness.get("recovery")
-    if isinstance(recovery, Mapping) and (recovery.get("episodes") or recovery.get("faults")):
-        out += ["### Recovery", "", cell(_recovery_line(recovery)), ""]
+    rbac = ran.get("rbac")
+    if rbac is not None:
+        out += ["### RBAC violations", "", cell(rbac_line(rbac)), ""]
+        if rbac["violations"]:
+            out += [*table(RBAC_HEADER, rbac_rows(rbac["violations"])), ""]
+    recovery = ran.get("recovery")
+    if recovery is not None:
+        out += ["### Recovery", "", cell(recovery_line(recovery)), ""]
         if recovery.get("faults"):
             out += [*table(FAULT_HEADER, fault_rows(recovery)), ""]
         if recovery.get("episodes"):
             out += [*table(RECOVERY_HEADER, recovery_rows(recovery)), ""]
-    extra = _ws_extra(correctness)
+    extra = ws_extra(correctness)
     if ws or extra:
         out += ["### WebSocket", ""]
         if ws:
@@ -210,85 +228,3 @@ def markdown_lines(
         if extra:
             out += [*table(["figure", "value"], extra), ""]
     return out
-
-
-def _html_table(
-    table_id: str,
-    header: Sequence[str],
-    rows: Iterable[Sequence[str]],
-    row_class: Callable[[Sequence[str]], str] = lambda r: "",
-) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = []
-    for r in rows:
-        cls = row_class(r)
-        tds = "".join(f"<td>{escape(c)}</td>" for c in r)
-        body.append(f'<tr class="{escape(cls)}">{tds}</tr>' if cls else f"<tr>{tds}</tr>")
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-
-
-def html_section(correctness: Mapping[str, Any] | None, requests: Iterable[EndpointSummary] = ()) -> str:
-    """<section id="correctness">: stock check, RBAC violations, recovery, WebSocket ('' without data)."""
-    correctness = correctness or {}
-    ws = ws_requests(requests)
-    if not has_data(correctness, ws):
-        return ""
-    parts = ['<section id="correctness"><h2>Correctness</h2>']
-    stock = correctness.get("stock")
-    if isinstance(stock, Mapping) and stock:
-        parts.append(f'<h3>Stock updates</h3><p class="note">{escape(stock_line(stock))}</p>')
-        rows, total = stock_rows(stock)
-        if rows:
-            if total > len(rows):
-                parts.append(
-                    f'<p class="note">Showing {len(rows)} of {total} SKUs (failing first); '
-                    "summary.json has all.</p>"
-                )
-            parts.append(
-                '<div class="scroll">'
-                + _html_table("stock-table", STOCK_HEADER, rows, lambda r: "" if r[1] == "ok" else "fail")
-                + "</div>"
-            )
-    violations = correctness.get("rbac_violations")
-    if isinstance(violations, Mapping):
-        total_v = sum(int(v or 0) for v in violations.values())
-        parts.append(f"<h3>RBAC violations</h3><p>{total_v} probe(s) answered 2xx instead of 403.</p>")
-        if violations:
-            parts.append(
-                _html_table(
-                    "rbac-table",
-                    RBAC_HEADER,
-                    rbac_rows(violations),
-                    lambda r: "fail" if r[1] not in ("0", "–") else "",
-                )
-            )
-    recovery = correctness.get("recovery")
-    if isinstance(recovery, Mapping) and (recovery.get("episodes") or recovery.get("faults")):
-        parts.append(f"<h3>Recovery</h3><p>{escape(_recovery_line(recovery))}</p>")
-        if recovery.get("faults"):
-            parts.append(
-                _html_table(
-                    "faults-table",
-                    FAULT_HEADER,
-                    fault_rows(recovery),
-                    lambda r: "" if r[4] == "yes" else "fail",
-                )
-            )
-        if recovery.get("episodes"):
-            parts.append(
-                _html_table(
-                    "recovery-table",
-                    RECOVERY_HEADER,
-                    recovery_rows(recovery),
-                    lambda r: "fail" if r[3] == "not recovered" else "",
-                )
-            )
-    extra = _ws_extra(correctness)
-    if ws or extra:
-        parts.append("<h3>WebSocket</h3>")
-        if ws:
-            parts.append(_html_table("ws-table", WS_HEADER, ws_rows(ws)))
-        if extra:
-            parts.append(_html_table("ws-figures", ["figure", "value"], [list(x) for x in extra]))
-    parts.append("</section>")
-    return "".join(parts)

@@ -2,7 +2,7 @@
 
 Stable hooks for browser tests: `#verdict`, `#sla-table`, `#chart-users`, `#chart-rps`,
 `#chart-latency`, `#chart-errors`, `#requests-table`, `#roles-table`, `#errors-table`, `#baseline`,
-`#correctness` (erpload.report.correctness_report).
+`#correctness` (erpload.report.correctness_html), `#exceptions` (erpload.report.exceptions).
 Every string that comes from a user, a profile or the target is passed through `html.escape`.
 """
 
@@ -15,9 +15,18 @@ from importlib import resources
 from string import Template
 
 from erpload.core.units import fmt_bound, fmt_num, fmt_value
-from erpload.report import correctness_report, resources_report
+from erpload.report import (
+    capacity_report,
+    correctness_html,
+    exceptions,
+    resources_report,
+    stages_report,
+    throughput_report,
+    timing_report,
+)
 from erpload.report.baseline import Comparison
 from erpload.report.charts import Series, line_chart
+from erpload.report.console import think_text
 from erpload.report.summary import EndpointSummary, RunSummary
 
 FILENAME = "report.html"
@@ -176,6 +185,7 @@ def render_html(summary: RunSummary) -> str:
         ("started / ended", f"{summary.started_at} / {summary.ended_at}"),
         ("duration", f"{fmt_num(summary.duration_s)} s"),
         ("workers", str(summary.workers)),
+        ("think time", think_text(summary.load)),
         (
             "requests",
             f"{summary.total.count} ({summary.total.failures} failed, {fmt_num(summary.total.rps)}/s)",
@@ -188,12 +198,13 @@ def render_html(summary: RunSummary) -> str:
         + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in meta if v)
         + "</dl>",
         *(f'<p class="note">{escape(n)}</p>' for n in summary.notes[:50]),
+        capacity_report.html_section(summary),
         "<h2>SLA</h2>",
         _sla(summary),
         "<h2>Over time</h2>",
         _charts(summary),
         _baseline(summary),
-        correctness_report.html_section(summary.correctness, summary.requests),
+        correctness_html.html_section(summary.correctness, summary.requests),
     ]
     busiest = sorted(summary.requests, key=lambda e: (-e.count, e.label))
     cut = f" (top {MAX_ROWS} of {len(busiest)} by count)" if len(busiest) > MAX_ROWS else ""
@@ -203,17 +214,21 @@ def render_html(summary: RunSummary) -> str:
     ]
     if summary.roles:
         parts += ["<h2>Roles</h2>", _endpoints("roles-table", summary.roles[:MAX_ROWS], "role")]
+    parts.append(stages_report.html_section(summary.stages))  # per-stage tables (#stages)
     if summary.errors:
         rows = [
             ("", [escape(f"{e.method} {e.name}"), escape(e.error), str(e.occurrences)])
             for e in summary.errors[:MAX_ROWS]
         ]
         parts += ["<h2>Errors</h2>", _table("errors-table", ["request", "error", "occurrences"], rows)]
+    parts.append(exceptions.html_section(summary.exceptions))
     if summary.resources and summary.resources.get("processes"):
         parts.append(resources_report.html_section(summary.resources))
     elif summary.resources:
         text = json.dumps(summary.resources, indent=2, default=str, ensure_ascii=False)
         parts += ['<h2>Resources</h2><pre id="resources">', escape(text), "</pre>"]
+    parts.append(timing_report.html_section(summary.load, summary.resources))
+    parts.append(throughput_report.html_section(summary.load, summary.sla))
     parts.append("</main>")
     title = f"erpload {verdict.upper()}: {name}"
     return _template().substitute(title=escape(title), body="\n".join(parts))

@@ -12,8 +12,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from erpload.core.units import fmt_bound, fmt_num, fmt_value
-from erpload.report import correctness_report, resources_report
+from erpload.report import (
+    capacity_report,
+    correctness_report,
+    exceptions,
+    resources_report,
+    stages_report,
+    throughput_report,
+    timing_report,
+)
 from erpload.report.baseline import Comparison, render_table
+from erpload.report.console import think_text
 from erpload.report.summary import EndpointSummary, RunSummary
 
 FILENAME = "summary.md"
@@ -105,7 +114,8 @@ def render_markdown(summary: RunSummary, max_bytes: int = MAX_BYTES, top_n: int 
         "",
         f"{failed} of {len(summary.sla)} SLA rules failed · {summary.total.count} requests, "
         f"{summary.total.failures} failures · {fmt_num(summary.duration_s)} s · {summary.workers} worker(s) · "
-        f"host `{cell(summary.host) or '-'}` · started {cell(summary.started_at) or '-'}",
+        f"host `{cell(summary.host) or '-'}` · started {cell(summary.started_at) or '-'}"
+        + (f" · think time {cell(think_text(summary.load))}" if think_text(summary.load) else ""),
         "",
         "## SLA",
         "",
@@ -113,8 +123,11 @@ def render_markdown(summary: RunSummary, max_bytes: int = MAX_BYTES, top_n: int 
         "",
     ]
     lines += [f"> {cell(n)}" for n in summary.notes[:20]] + ([""] if summary.notes else [])
+    lines += capacity_report.markdown_lines(summary, _table)
     lines += _baseline_section(summary.baseline, top_n) + [""]
     lines += resources_report.markdown_lines(summary.resources, _table)
+    lines += timing_report.markdown_lines(summary.load, summary.resources, _table)
+    lines += throughput_report.markdown_lines(summary.load, summary.sla, _table)
     tail: list[str] = correctness_report.markdown_lines(summary.correctness, _table, cell, summary.requests)
     busiest = sorted(summary.requests, key=lambda e: (-e.count, e.label))
     shown = busiest[:top_n]
@@ -137,6 +150,7 @@ def render_markdown(summary: RunSummary, max_bytes: int = MAX_BYTES, top_n: int 
                 for r in summary.roles[:top_n]
             ],
         )
+    tail += stages_report.markdown_lines(summary.stages, _table)  # per-stage tables (ramp marked)
     if summary.errors:
         errs = summary.errors[:top_n]
         tail += ["", f"## Errors (top {len(errs)} of {len(summary.errors)})", ""]
@@ -144,6 +158,8 @@ def render_markdown(summary: RunSummary, max_bytes: int = MAX_BYTES, top_n: int 
             ["request", "error", "occurrences"],
             [[f"{e.method} {e.name}", e.error, e.occurrences] for e in errs],
         )
+    if summary.exceptions:
+        tail += ["", *exceptions.markdown_lines(summary.exceptions[:top_n], _table)]
     return _fit("\n".join(lines), tail, max_bytes)
 
 

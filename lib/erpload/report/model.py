@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from erpload.core.histogram import bucket_bound
 from erpload.core.snapshot import RequestStats
+from erpload.report.exceptions import ExceptionSummary
 from erpload.sla.evaluation import RuleResult
 
 if TYPE_CHECKING:
@@ -219,6 +220,8 @@ class RunSummary:
     roles: list[EndpointSummary] = field(default_factory=list)
     total: EndpointSummary = field(default_factory=lambda: EndpointSummary("", "Aggregated"))
     errors: list[ErrorSummary] = field(default_factory=list)
+    # unhandled exceptions in user code (erpload.report.exceptions)
+    exceptions: list[ExceptionSummary] = field(default_factory=list)
     sla: list[SlaEntry] = field(default_factory=list)
     timeline: TimelineData = field(default_factory=TimelineData)
     baseline: dict[str, Any] | None = None  # baseline.Comparison.to_dict()
@@ -233,6 +236,7 @@ class RunSummary:
         default_factory=dict
     )  # stock ledger check, RBAC per role, recovery (free-form)
     notes: list[str] = field(default_factory=list)
+    stages: list[dict[str, Any]] = field(default_factory=list)  # per stage: report.stages_report.StageSummary
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -265,6 +269,9 @@ class RunSummary:
         d["roles"] = [_from(EndpointSummary, r) for r in d.get("roles") or []]
         d["total"] = _from(EndpointSummary, d.get("total") or {"method": "", "name": "Aggregated"})
         d["errors"] = [_from(ErrorSummary, e) for e in d.get("errors") or []]
+        d["exceptions"] = [
+            ExceptionSummary.from_dict(e) for e in d.get("exceptions") or [] if isinstance(e, Mapping)
+        ]
         d["sla"] = [_from(SlaEntry, s) for s in d.get("sla") or []]
         d["timeline"] = TimelineData.from_dict(d.get("timeline"))
         return _from(cls, d)

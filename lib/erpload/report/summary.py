@@ -5,9 +5,11 @@ The plugin builds it at `quitting` on the master and hands it to `erpload.report
     summary = build_summary(snapshot, results, profile=ProfileInfo("smoke", "profiles/smoke.yaml", "..."),
                             exit_code=ExitCode.PASS, started_at=t0, ended_at=t1, host=host, workers=2,
                             errors=environment.stats.serialize_errors().values(),
+                            exceptions=runner.exceptions.values(),  # Locust's, merged from the workers
                             timeline=timeline.to_dict(), resources={...}, notes=[...])
 
-Every report renders only this object. The model's names are re-exported here (the old import path).
+Every report renders only this object. A `lost_updates` / `duplicated_updates` rule's detail gets
+the units beside the SKUs it counts ("observed 2 ... — 139 unit(s) lost on 2 SKU(s): ..."). The model's names are re-exported here (the old import path).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 from erpload.core.errors import ExitCode
 from erpload.core.snapshot import Snapshot
+from erpload.core.stockcheck import units_note
+from erpload.report import exceptions as user_exceptions
 from erpload.report.model import (
     MAX_ERRORS,
     PERCENTILES,
@@ -32,6 +36,7 @@ from erpload.report.model import (
     TimelineData,
     redact,
 )
+from erpload.report.stages_report import build_stages
 from erpload.report.writer import write_atomic
 from erpload.sla.evaluation import RuleResult
 
@@ -86,6 +91,7 @@ def build_summary(
     host: str = "",
     workers: int = 0,
     errors: Iterable[Mapping[str, Any]] = (),
+    exceptions: Iterable[Mapping[str, Any]] = (),
     timeline: Mapping[str, Any] | None = None,
     baseline: Mapping[str, Any] | None = None,
     resources: Mapping[str, Any] | None = None,
@@ -103,6 +109,12 @@ def build_summary(
         out_notes.append(
             f"errors: showing the {MAX_ERRORS} most frequent of {len(error_rows)} distinct errors"
         )
+    kept, distinct = user_exceptions.from_locust(exceptions)
+    if distinct > len(kept):
+        out_notes.append(
+            f"exceptions: showing the {len(kept)} most frequent of {distinct} distinct exceptions"
+        )
+    stock = (correctness or {}).get("stock")
     return RunSummary(
         verdict=verdict or verdict_for(exit_code),
         exit_code=int(exit_code),
@@ -116,7 +128,8 @@ def build_summary(
         roles=[EndpointSummary.from_stats(s, dur, scheme) for _, s in sorted(snapshot.roles.items())],
         total=EndpointSummary.from_stats(snapshot.total_stats(), dur, scheme),
         errors=error_rows[:MAX_ERRORS],
-        sla=[SlaEntry.from_result(r) for r in results],
+        exceptions=kept,
+        sla=[_with_units(SlaEntry.from_result(r), stock) for r in results],
         timeline=TimelineData.from_dict(timeline),
         baseline=dict(baseline) if baseline is not None else None,
         resources=dict(resources or {}),
@@ -124,4 +137,13 @@ def build_summary(
         invalid=[dict(i) for i in invalid],
         notes=out_notes,
         correctness=dict(correctness or {}),
+        stages=build_stages(snapshot),  # per-stage tables from snapshot.views["stage:NAME"]
     )
+
+
+def _with_units(entry: SlaEntry, stock: Any) -> SlaEntry:
+    """A lost/duplicated-updates rule counts SKUs: say the units beside them (2 SKUs can be 139 units)."""
+    note = units_note(entry.metric, dict(stock)) if isinstance(stock, Mapping) else ""
+    if note:
+        entry.detail = f"{entry.detail} — {note}"
+    return entry

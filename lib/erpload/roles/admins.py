@@ -7,11 +7,15 @@ import random
 
 from locust import between, task
 
+from erpload.users.base import ErpUser
 from erpload.users.checks import Probe
+from erpload.users.exports import download
 from erpload.users.shopfloor import ShopFloorUser
 
 ROLES = ("admin", "ppic", "operator", "qc", "warehouse")
 REPORT_GROUPS = ("department", "day", "style")
+AUDIT_COLUMNS = ("id", "at", "username", "action", "entity", "entity_id", "detail")
+RBAC_COLUMNS = ("username", "role", "department", "active")  # then one column per operation
 
 
 class Admin(ShopFloorUser):
@@ -20,18 +24,17 @@ class Admin(ShopFloorUser):
     role_key = "admin"
     wait_time = between(8, 20)  # reading tables, not clicking fast
     rbac_probes = (  # admins may read everything, but shop-floor, QC and receiving actions are not theirs
-        Probe("POST", "/production/work-orders/0/claim", "/production/work-orders/[id]/claim"),
-        Probe("POST", "/production/cutting", "/production/cutting", json={"work_order_id": 0, "quantity": 1}),
-        Probe("POST", "/qc/tests/0/result", "/qc/tests/[id]/result", json={"passed": True, "defects": 0}),
-        Probe("POST", "/warehouse/receipts/0/receive", "/warehouse/receipts/[id]/receive", json={}),
+        Probe("claim_work_order", {"id": 0}),
+        Probe("record_cutting", json={"work_order_id": 0, "quantity": 1}),
+        Probe("submit_qc_result", {"id": 0}, json={"passed": True, "defects": 0}),
+        Probe("receive_receipt", {"id": 0}, json={}),
     )
 
     @task(6)
     def browse_users(self) -> None:
         """Page through the user list, filtered by role."""
-        self.api(
-            "GET",
-            "/admin/users",
+        self.call(
+            "list_users",
             params={"role": random.choice(ROLES), "page": random.randint(1, 2), "page_size": 50},
             required=("items", "total"),
             validate=_no_secrets,
@@ -40,9 +43,8 @@ class Admin(ShopFloorUser):
     @task(6)
     def audit_log(self) -> None:
         """Read the newest audit-log entries."""
-        self.api(
-            "GET",
-            "/admin/audit-log",
+        self.call(
+            "audit_log",
             params={"page": random.randint(1, 3), "page_size": 50},
             required=("items", "total"),
         )
@@ -50,15 +52,14 @@ class Admin(ShopFloorUser):
     @task(2)
     def rbac_matrix(self) -> None:
         """Review the RBAC matrix the server enforces."""
-        self.api("GET", "/admin/rbac", required=("roles", "operations"))
+        self.call("rbac_matrix", required=("roles", "operations"))
 
     @task(2)
     def production_report(self) -> None:
         """Run the production report for the last month."""
         today = dt.datetime.now(dt.UTC).date()
-        self.api(
-            "POST",
-            "/reports/production",
+        self.call(
+            "production_report",
             json={
                 "from": (today - dt.timedelta(days=30)).isoformat(),
                 "to": today.isoformat(),
@@ -70,12 +71,72 @@ class Admin(ShopFloorUser):
     @task(2)
     def orders_in_progress(self) -> None:
         """Check which manufacturing orders are in progress."""
-        self.api(
-            "GET",
-            "/ppic/manufacturing-orders",
+        self.call(
+            "list_orders",
             params={"status": "in_progress", "page_size": 50},
             required=("items", "total"),
         )
+
+    export_share = 0.5  # of the `exports` turns that download: a few exports an hour at this think time
+
+    @task(1)
+    def exports(self) -> None:
+        """A few times an hour: download the RBAC matrix report (a second or less).
+
+        The year-long audit-trail export (seconds, megabytes) belongs to an audit, not to the daily
+        round: `AuditReviewer` runs it (profile `reports`). In the daily mix it would be in flight
+        whenever a short run stops, and count as a failure there.
+        """
+        if random.random() < self.export_share:
+            rbac_report(self)
+
+
+class AuditReviewer(ErpUser):
+    """Admin preparing an audit (profile `reports`): year-long audit-trail exports, RBAC reports, month reports."""
+
+    role_key = "admin"
+    wait_time = between(3, 8)  # opening the file before asking for the next one
+
+    @task(2)
+    def audit_year(self) -> None:
+        """Export the audit trail of the last 365 days."""
+        export_audit_year(self)
+
+    @task(2)
+    def rbac_matrix_report(self) -> None:
+        """Download the RBAC matrix report (every account against every operation)."""
+        rbac_report(self)
+
+    @task(2)
+    def month_report(self) -> None:
+        """Run the production report for the last month."""
+        production_month(self)
+
+
+def export_audit_year(user: ErpUser) -> None:
+    """The audit trail of the last 365 days as CSV (streamed; timed to the last byte)."""
+    today = dt.datetime.now(dt.UTC).date()
+    params = {"from": (today - dt.timedelta(days=364)).isoformat(), "to": today.isoformat()}
+    download(user, "audit_export", params=params, header=AUDIT_COLUMNS)
+
+
+def rbac_report(user: ErpUser) -> None:
+    """The RBAC matrix report as CSV: one row per account, one column per operation."""
+    download(user, "rbac_report", params={"format": "csv"}, header=RBAC_COLUMNS)
+
+
+def production_month(user: ErpUser) -> None:
+    """The production report over the last 30 days."""
+    today = dt.datetime.now(dt.UTC).date()
+    user.call(
+        "production_report",
+        json={
+            "from": (today - dt.timedelta(days=30)).isoformat(),
+            "to": today.isoformat(),
+            "group_by": random.choice(REPORT_GROUPS),
+        },
+        required=("rows", "totals", "group_by"),
+    )
 
 
 def _no_secrets(body: dict) -> str | None:

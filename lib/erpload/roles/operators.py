@@ -11,9 +11,6 @@ from erpload.core.domain import DEPARTMENTS
 from erpload.users.checks import Probe, item_ids, pop_random
 from erpload.users.shopfloor import ShopFloorUser
 
-WORK_ORDERS = "/production/work-orders"
-CLAIM = "/production/work-orders/[id]/claim"
-NOTE = "/production/work-orders/[id]"
 NOTES = (
     "bundle checked",
     "needle changed",
@@ -30,13 +27,11 @@ def _probes(department: str) -> tuple[Probe, ...]:
     """What an operator of `department` must not do: admin/planning/warehouse screens, the next station's work."""
     other = DEPARTMENTS[(DEPARTMENTS.index(department) + 1) % len(DEPARTMENTS)]
     return (
-        Probe("GET", "/admin/users", "/admin/users"),
-        Probe("GET", "/ppic/manufacturing-orders", "/ppic/manufacturing-orders"),
-        Probe("GET", WORK_ORDERS, WORK_ORDERS, params={"department": other, "status": "open"}),
-        Probe(
-            "POST", f"/production/{other}", f"/production/{other}", json={"work_order_id": 0, "quantity": 1}
-        ),
-        Probe("POST", "/warehouse/receipts/0/receive", "/warehouse/receipts/[id]/receive", json={}),
+        Probe("list_users"),
+        Probe("list_orders"),
+        Probe("list_work_orders", params={"department": other, "status": "open"}),
+        Probe(f"record_{other}", json={"work_order_id": 0, "quantity": 1}),
+        Probe("receive_receipt", {"id": 0}, json={}),
     )
 
 
@@ -49,7 +44,7 @@ class _Operator(ShopFloorUser):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self.step_path = f"/production/{self.department}"
+        self.step = f"record_{self.department}"  # the operation recording a bundle at my station
         self.holding: dict[str, Any] | None = None  # the work order I am working on
         self.mine: list[dict[str, Any]] = []  # in-progress work orders already assigned to me
         self.candidates: list[Any] = []  # open work order ids seen on the queue
@@ -62,9 +57,8 @@ class _Operator(ShopFloorUser):
 
     def _load_mine(self) -> None:
         self.refresh_mine = False
-        body = self.api(
-            "GET",
-            WORK_ORDERS,
+        body = self.call(
+            "list_work_orders",
             params={
                 "department": self.department,
                 "status": "in_progress",
@@ -85,9 +79,8 @@ class _Operator(ShopFloorUser):
     @task(6)
     def view_queue(self) -> None:
         """Look at the open work orders of my department."""
-        body = self.api(
-            "GET",
-            WORK_ORDERS,
+        body = self.call(
+            "list_work_orders",
             params={"department": self.department, "status": "open", "page_size": 50},
             required=("items", "total"),
         )
@@ -104,9 +97,8 @@ class _Operator(ShopFloorUser):
         if left <= 0:
             self.holding = None
             return
-        body = self.api(
-            "POST",
-            self.step_path,
+        body = self.call(
+            self.step,
             json={"work_order_id": wo["id"], "quantity": min(left, random.randint(20, 60))},
             required=("work_order.status", "work_order.quantity", "work_order.quantity_done", "next"),
         )
@@ -128,10 +120,9 @@ class _Operator(ShopFloorUser):
         if not self.candidates:
             return None
         wo_id = pop_random(self.candidates)
-        body = self.api(
-            "POST",
-            f"{WORK_ORDERS}/{wo_id}/claim",
-            name=CLAIM,
+        body = self.call(
+            "claim_work_order",
+            path={"id": wo_id},
             ok_conflict=True,  # 409: taken already
             required=(*_WO_FIELDS, "assignee"),
             validate=self._claimed_by_me,
@@ -149,10 +140,9 @@ class _Operator(ShopFloorUser):
         """Leave a progress note on the work order I hold."""
         if self.holding is None:
             return
-        body = self.api(
-            "PATCH",
-            f"{WORK_ORDERS}/{self.holding['id']}",
-            name=NOTE,
+        body = self.call(
+            "note_work_order",
+            path={"id": self.holding["id"]},
             json={"note": random.choice(NOTES)},
             required=("id", "status"),
         )

@@ -10,8 +10,6 @@ from locust import between, task
 from erpload.users.checks import Probe, item_ids, pop_random
 from erpload.users.shopfloor import ShopFloorUser
 
-TESTS = "/qc/tests"
-RESULT = "/qc/tests/[id]/result"
 PASS_SHARE = 0.9  # most lots pass; the rest go back to finishing as rework
 DEFECT_NOTES = ("open seam", "skipped stitch", "shade mismatch", "loose thread", "wrong label", "stain")
 
@@ -22,14 +20,10 @@ class QcInspector(ShopFloorUser):
     role_key = "qc"
     wait_time = between(5, 15)  # inspecting a sample of the lot takes a while
     rbac_probes = (
-        Probe("GET", "/admin/audit-log", "/admin/audit-log"),
-        Probe("GET", "/warehouse/receipts", "/warehouse/receipts"),
-        Probe(
-            "GET", "/production/work-orders", "/production/work-orders", params={"department": "finishing"}
-        ),
-        Probe(
-            "POST", "/production/finishing", "/production/finishing", json={"work_order_id": 0, "quantity": 1}
-        ),
+        Probe("audit_log"),
+        Probe("list_receipts"),
+        Probe("list_work_orders", params={"department": "finishing"}),
+        Probe("record_finishing", json={"work_order_id": 0, "quantity": 1}),
     )
 
     def __init__(self, environment: Any) -> None:
@@ -39,8 +33,8 @@ class QcInspector(ShopFloorUser):
     @task(5)
     def review_pending(self) -> None:
         """Open the list of lots waiting for inspection."""
-        body = self.api(
-            "GET", TESTS, params={"status": "pending", "page_size": 50}, required=("items", "total")
+        body = self.call(
+            "list_qc_tests", params={"status": "pending", "page_size": 50}, required=("items", "total")
         )
         if body is not None:
             self.pending = item_ids(body)
@@ -61,10 +55,9 @@ class QcInspector(ShopFloorUser):
         if not passed:
             result["notes"] = random.choice(DEFECT_NOTES)
         expected = "passed" if passed else "failed"
-        self.api(
-            "POST",
-            f"{TESTS}/{test_id}/result",
-            name=RESULT,
+        self.call(
+            "submit_qc_result",
+            path={"id": test_id},
             json=result,
             ok_conflict=True,
             required=("test.id", "test.status", "next"),
@@ -78,9 +71,8 @@ class QcInspector(ShopFloorUser):
     @task(2)
     def review_history(self) -> None:
         """Look back at recently passed or failed lots."""
-        self.api(
-            "GET",
-            TESTS,
+        self.call(
+            "list_qc_tests",
             params={
                 "status": random.choice(("passed", "failed")),
                 "page": random.randint(1, 3),

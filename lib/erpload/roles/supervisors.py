@@ -7,15 +7,13 @@ from locust import between, task
 from erpload.users.checks import Probe
 from erpload.users.ws import WsUser
 
-WORK_ORDERS = "/production/work-orders"
-
 
 class Supervisor(WsUser):
     """Production supervisor: keeps the live event stream open, glances at the dashboard and the WO queues."""
 
     role_key = "ppic"  # planners' accounts: they may read every department's queue
     wait_time = between(5, 15)  # a dashboard mostly watches
-    rbac_probes = (Probe("GET", "/admin/users", "/admin/users"),)
+    rbac_probes = (Probe("list_users"),)
 
     @task(3)
     def dashboard(self) -> None:
@@ -26,7 +24,7 @@ class Supervisor(WsUser):
     @task(2)
     def queue(self) -> None:
         """Look at the work orders in progress."""
-        self.api("GET", WORK_ORDERS, params={"status": "in_progress", "page_size": 20}, required=("items",))
+        self.call("list_work_orders", params={"status": "in_progress", "page_size": 20}, required=("items",))
 
     @task(1)
     def probe(self) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from erpload.core.errors import ExitCode
@@ -23,7 +23,7 @@ from erpload.core.histogram import bucket_bound
 from erpload.core.snapshot import RequestStats, Snapshot
 from erpload.core.units import closest, fmt_bound, fmt_value
 from erpload.sla.grammar import Rule
-from erpload.sla.metrics import metric_spec, percentile_of
+from erpload.sla.metrics import base_metric, metric_spec, percentile_of
 from erpload.sla.terms import HTTP_METHODS
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -107,13 +107,14 @@ def evaluate_rule(
     kind = spec.kind if spec else "count"
     if spec is None:
         return RuleResult(rule, None, False, f"unknown metric {rule.metric!r}")
+    if spec.source == "intended":
+        return _intended(rule, snapshot)
     if spec.source == "extra":
-        value = snapshot.extra.get(rule.metric)
+        key = rule.metric if rule.window == "all" else f"{rule.metric}@{rule.window}"  # target_rate(...)
+        value = snapshot.extra.get(key)
         if value is None:
             known = ", ".join(sorted(snapshot.extra)) or "none"
-            return RuleResult(
-                rule, None, False, f"not measured: no {rule.metric} in this run (measured: {known})"
-            )
+            return RuleResult(rule, None, False, f"not measured: no {key} in this run (measured: {known})")
         return _judge(rule, kind, value, None, 0)
     snap = snapshot if rule.window == "all" else (windows or {}).get(rule.window)
     if snap is None:
@@ -127,6 +128,21 @@ def evaluate_rule(
     if value is None:
         return RuleResult(rule, None, False, f"observed no {rule.metric} (run duration {snap.duration_s:g}s)")
     return _judge(rule, kind, value, bound, samples)
+
+
+def _intended(rule: Rule, snapshot: Snapshot) -> RuleResult:
+    """A LATENCY_intended rule: the request metric on the intended-start view (fails closed without it)."""
+    view = snapshot.views.get("intended")
+    if view is None or not view.requests:
+        return RuleResult(
+            rule,
+            None,
+            False,
+            f"not measured: {rule.metric} times requests of open-model iterations from their intended "
+            "start, and this run recorded none (closed model, or no iteration ran)",
+        )
+    inner = evaluate_rule(replace(rule, metric=base_metric(rule.metric)), view)
+    return replace(inner, rule=rule)
 
 
 def _judge(rule: Rule, kind: str, value: float | bool, bound: float | None, samples: int) -> RuleResult:

@@ -22,8 +22,13 @@ The grammar, in the style of k6's metrics/thresholds_parser.go (whitespace betwe
                       [ "," "abort" ":" BOOL ] [ "," "after" ":" duration ] [ "," "for" ":" duration ]
                       [ "," "window" ":" window ] [ "," "name" ":" TEXT ] "}"
                 | "{" "rule" ":" short [ "," option ]* "}"
-    metric     -> "avg" | "min" | "max" | "median" | "p" NUMBER | "error_rate" | "rps" | "count"
+    metric     -> latency [ "_intended" ] | "error_rate" | "rps" | "count"
                 | "failures" | registered                       (erpload.sla.metrics.known_metrics)
+                | "target_rate(" COUNTER ")"                    (a counter of the target's /metrics, per
+                                                                 second; --target-metrics; any window)
+    latency    -> "avg" | "min" | "max" | "median" | "p" NUMBER
+                  ("_intended": the same requests timed from their iteration's intended start, not
+                   from the send; open model only; window "all" only; e.g. p99_intended of "GET /x")
     scope      -> request | "role" NAME
     request    -> QUOTE METHOD " " PATH QUOTE                   (METHOD one of HTTP_METHODS)
     op         -> "<" | "<=" | ">" | ">=" | "==" | "!="
@@ -42,7 +47,7 @@ from typing import Any
 
 from erpload.core.errors import Problem
 from erpload.core.units import did_you_mean, preview, preview_keys
-from erpload.sla.metrics import METRICS, metric_spec
+from erpload.sla.metrics import METRICS, metric_spec, target_counter
 from erpload.sla.terms import (
     HTTP_METHODS,
     OPS,
@@ -199,7 +204,8 @@ def _parse_long(item: Mapping[str, Any], c: Collector) -> Rule | None:
         c.add(f"must be a string (got {preview(name)})", "", "name")
     if base is None or c.problems:
         return None
-    if window != "all" and METRICS.get(base.metric, METRICS["avg"]).source == "extra":
+    windowed = (metric_spec(base.metric) or METRICS["avg"]).source == "request" or target_counter(base.metric)
+    if window != "all" and not windowed:
         c.add(
             f"window {window!r} only applies to request metrics, not {base.metric}", "Remove window", "window"
         )

@@ -1,4 +1,10 @@
-"""ErpUser: the role users' base on FastHttpUser (login, token renewal, template names, checked responses)."""
+"""ErpUser: the role users' base on FastHttpUser (login, token renewal, operations by name, checked answers).
+
+A role user names *what* it does (`self.call("claim_work_order", path={"id": wo})`, canonical field
+names); the user's API map (erpload.users.api) says *how this ERP* does it: path, base path, field
+renames, list envelope, login and auth header. Stats names are the operations' (the reference path
+templates), so SLA rules read the same on every ERP.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +12,35 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from json import loads
 from typing import Any
 
 from locust import FastHttpUser, between
-from locust.contrib.fasthttp import LocustBadStatusCode, ResponseContextManager
 
+from erpload.api import ApiMap
+from erpload.api.model import get_path, stats_name
 from erpload.core.errors import ConfigError
-from erpload.core.redact import add_token, scrub
+from erpload.core.redact import add_token
 from erpload.core.tallies import tallies_for
-from erpload.users.checks import PROBE_SUFFIX, Probe, check_login, guard, has_field
+from erpload.users.answers import Shape, check_answer, evidence
+from erpload.users.api import api_for
+from erpload.users.checks import PROBE_SUFFIX, Probe, guard
 from erpload.users.credentials import Credential, pool
+from erpload.users.opspec import MISFIT, encode_json, spec_of
 from erpload.users.pacing import CONTROL, paced
 from erpload.users.settings import current
 from erpload.users.stock import ADJUST_NAME, adjust_stock
-from erpload.users.transport import session_for
+from erpload.users.transport import ACCEPT_ENCODING, ENCODINGS, session_for
 
 logger = logging.getLogger(__name__)
-_LOGIN_FIELDS = ("access_token", "expires_in")
+_PLAIN = {ACCEPT_ENCODING: ENCODINGS}  # headers of an unauthenticated request
+# what Locust adds to a json= request
+_JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
 __all__ = ["ADJUST_NAME", "PROBE_SUFFIX", "ErpUser", "Probe"]
 
 
 class ErpUser(FastHttpUser):
-    """Abstract role user: logs in with a pooled account, renews its token, sends checked, template-named requests.
+    """Abstract role user: logs in with a pooled account, renews its token, calls checked operations by name.
 
     Subclasses set `role_key`, `wait_time = between(...)` (wrapped in `paced`: open-model tokens),
     `rbac_probes`, and `@task`s; every task, `on_start` and `on_stop` is guarded (see `checks.guard`).
@@ -64,10 +75,13 @@ class ErpUser(FastHttpUser):
         super().__init__(environment)
         self.client = session_for(self)  # one total deadline per request, capped body, in-flight tracking
         self.tallies = tallies_for(environment)  # this Environment's correctness counters
+        self.api_map: ApiMap = api_for(environment)  # how this ERP speaks (built once per process)
         self.credential: Credential | None = None
         self.username = ""
-        self.last_status = 0  # status of the last api() answer (0: no valid response)
-        self._auth: dict[str, str] = {}
+        self.last_status = 0  # status of the last answer (0: no valid response)
+        self.token = ""  # the current session token ("" before login); redacted wherever echoed
+        self._auth: dict[str, str] = {}  # the auth header(s) carrying it
+        self._headers, self._headers_of = _PLAIN, self._auth  # see _auth_headers
         self._renew_at = 0.0
         self._context = {"role": type(self).__name__}  # per-role stats key (erpload.locust.exchange)
 
@@ -76,64 +90,79 @@ class ErpUser(FastHttpUser):
         return self._context
 
     def on_start(self) -> None:
-        """Take the next account of this role, log in, and load the profile (GET /auth/me)."""
+        """Take the next account of this role, log in, and load the profile (operation `me`)."""
         try:
             self.credential = self._take_credential()
         except ConfigError as e:  # counted once per user; logged once per role
             if self.role_key not in self.tallies.unavailable:
                 self.tallies.unavailable.add(self.role_key)
                 logger.error("%s cannot log in: %s", type(self).__name__, e)
-            self._fire_failure("LOGIN", "/auth/login", e)
+            self._fire_failure("LOGIN", self.api_map.login.name, e)
             return
         self.username = self.credential.username
         if self.login():
-            self.api("GET", "/auth/me", required=("username", "role"))
+            self.call("me", required=("username", "role"))
 
     def _take_credential(self) -> Credential:
         runner, options = self.environment.runner, self.environment.parsed_options
         index = max(getattr(runner, "worker_index", 0) or 0, 0)  # spread accounts over workers (best effort)
         workers = getattr(runner, "worker_count", 0) or getattr(options, "expect_workers", 1)
-        return pool().next(self.role_key, index, max(int(workers or 1), index + 1))
+        key = self.api_map.pool_key(self.role_key)
+        return pool().next(key, index, max(int(workers or 1), index + 1))
 
     def login(self) -> bool:
-        """POST /auth/login; keep the bearer token and renew it before `expires_in` runs out."""
+        """Log in as the map says (path, JSON or form, token and lifetime); renew before the lifetime ends."""
         if self.credential is None:
             return False
         kind = "login" if not self._auth else ("relogin_401" if self.last_status == 401 else "renew")
         started = time.monotonic()
-        payload = {"username": self.credential.username, "password": self.credential.password.reveal()}
-        path, fields = "/auth/login", _LOGIN_FIELDS
-        body = self._request(
-            "POST",
-            path,
-            path,
-            payload,
-            None,
-            None,
-            (200,),
-            False,
-            fields,
-            use_auth=False,
-            validate=check_login,
-        )
-        if body is None:
-            self._auth, self._renew_at = {}, 0.0
+        spec = self.api_map.login
+        got = None
+        if kind == "renew" and spec.renew == "refresh" and spec.refresh_path:
+            got = self._send_login(spec.refresh_path, stats_name(spec.refresh_path), None)
+        if got is None:
+            payload = self.api_map.login_payload(self.credential.username, self.credential.password.reveal())
+            got = self._send_login(spec.path, spec.name, payload)
+        if got is None:
+            self.token, self._auth, self._renew_at = "", {}, 0.0
             self.tallies.sessions["login_failed"] += 1
             return False
-        ttl = float(body["expires_in"])
-        add_token(body["access_token"])  # redacted wherever an error or log might echo it
-        self._auth = {"Authorization": "Bearer " + body["access_token"]}
+        self.token, ttl = got
+        self._auth = self.api_map.auth_headers(self.token)
         # renew early: a JWT's exp has whole-second resolution, and the request itself takes time
         self._renew_at = started + ttl - min(max(1.0, ttl * 0.2), 30.0, ttl / 2)
         self.tallies.sessions[kind] += 1
         return True
 
-    def api(
+    def _send_login(self, path: str, name: str, payload: dict[str, str] | None) -> tuple[str, float] | None:
+        """One login (payload) or refresh (None: the current token authenticates it); (token, ttl) or None."""
+        spec = self.api_map.login
+        form = spec.encoding == "form"
+        return self._request(
+            spec.method,
+            self.api_map.base_path + path,
+            name,
+            json=None if form else payload,
+            data=payload if form else None,
+            use_auth=payload is None,
+            shape=self._read_login,
+        )
+
+    def _read_login(self, body: Any) -> tuple[Any, str | None]:
+        where = self.api_map.login.token
+        found, token = get_path(body, where)
+        if not found:
+            return None, f"missing {where} (the API map's login.token)"
+        if isinstance(token, str):
+            add_token(token)  # redacted before any evidence of this answer is written
+        got = self.api_map.read_login(body)
+        return (None, f"{MISFIT}{got}") if isinstance(got, str) else (got, None)
+
+    def call(
         self,
-        method: str,
-        path: str,
+        operation: str,
         *,
-        name: str | None = None,
+        path: Mapping[str, Any] | None = None,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -142,137 +171,109 @@ class ErpUser(FastHttpUser):
         required: tuple[str, ...] = (),
         validate: Callable[[Any], str | None] | None = None,
     ) -> Any:
-        """Send one checked request named by its path template; return the JSON body, or None (failure/409).
+        """Call `operation` with canonical fields; the canonical answer, or None (failure, or a 409 allowed).
 
-        `required` fields may be dotted ("work_order.status"); `validate(body)` returns a problem or None.
+        `path`: the path template's parameters; `required` fields may be dotted ("work_order.status")
+        and, like `validate(body)` (a problem or None), see the answer after the map translated it.
         """
-        name = name or path
+        spec = spec_of(self.api_map, operation)
+        url = spec.render(path)
+        payload = None
+        if json is not None:
+            payload = self.api_map.request_json(spec.op, json) if spec.renames_json else json
+        query = spec.params(params)
         if time.monotonic() >= self._renew_at and not self.login():
             return None
         body = self._request(
-            method, path, name, json, params, headers, expect, ok_conflict, required, True, validate
-        )
+            spec.method, url, spec.stats_name, payload, None, query, headers, expect, ok_conflict, required,
+            validate, spec.shape,
+        )  # fmt: skip
         if self.last_status == 401 and self.login():  # token rejected before its expiry: renew, retry once
             body = self._request(
-                method, path, name, json, params, headers, expect, ok_conflict, required, True, validate
-            )
+                spec.method, url, spec.stats_name, payload, None, query, headers, expect, ok_conflict,
+                required, validate, spec.shape,
+            )  # fmt: skip
         return body
 
     def _request(
         self,
         method: str,
-        path: str,
+        url: str,
         name: str,
-        payload: Any,
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
-        expect: tuple[int, ...],
-        ok_conflict: bool,
-        required: tuple[str, ...],
-        use_auth: bool = True,
+        json: Any = None,
+        data: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        expect: tuple[int, ...] = (200,),
+        ok_conflict: bool = False,
+        required: tuple[str, ...] = (),
         validate: Callable[[Any], str | None] | None = None,
+        shape: Shape | None = None,
+        use_auth: bool = True,
     ) -> Any:
-        hdrs = self._auth if use_auth else {}
+        hdrs = self._auth_headers() if use_auth else _PLAIN
+        if json is not None and data is None and (data := encode_json(json)) is not None:
+            json, hdrs = None, {**hdrs, **_JSON}  # encoded here (orjson), sent as Locust sends json=
         if headers:
             hdrs = {**hdrs, **headers}
         self.last_status = 0
         try:
             with self.client.request(
-                method, path, name=name, json=payload, params=params, headers=hdrs, catch_response=True
+                method,
+                url,
+                name=name,
+                json=json,
+                data=data,
+                params=params,
+                headers=hdrs,
+                catch_response=True,
             ) as resp:
-                return self._check(resp, expect, ok_conflict, required, validate)
+                return check_answer(self, resp, expect, ok_conflict, required, validate, shape)
         except CONTROL:
             raise
         except Exception as e:  # Locust turns transport errors into failures; this is the last net
             self._suite_error(name, e)
             return None
 
-    def _check(
-        self,
-        resp: ResponseContextManager,
-        expect: tuple[int, ...],
-        ok_conflict: bool,
-        required: tuple[str, ...],
-        validate: Callable[[Any], str | None] | None,
-    ) -> Any:
-        try:
-            status = self.last_status = resp.status_code
-            exc = resp.request_meta["exception"]
-            if status == 0 or (exc is not None and not isinstance(exc, LocustBadStatusCode)):
-                self.last_status = 0
-                cause = getattr(exc, "original", None) or exc  # geventhttpclient wraps the socket error
-                resp.failure(f"no valid response: {type(cause).__name__}: {scrub(str(cause))[:160]}")
-                return None
-            if status == 401:
-                self._renew_at = 0.0  # whatever happens next, this token is spent
-            if status not in expect:
-                if status == 409 and ok_conflict:
-                    meta = resp.request_meta
-                    self.tallies.conflicts[f"{meta['request_type']} {meta['name']}"] += 1
-                    resp.success()
-                else:
-                    expected = "/".join(map(str, expect))
-                    resp.failure(f"HTTP {status} (expected {expected}): {self._evidence(resp)}")
-                return None
-            try:
-                body = loads(resp.content)
-            except (ValueError, TypeError):
-                resp.failure(f"body is not JSON (HTTP {status}): {self._evidence(resp)}")
-                return None
-            if required:
-                missing = [f for f in required if not has_field(body, f)]
-                if missing:
-                    resp.failure(f"missing {', '.join(missing)} (HTTP {status}): {self._evidence(resp)}")
-                    return None
-            problem = validate(body) if validate else None
-            if problem:
-                resp.failure(f"{problem} (HTTP {status}): {self._evidence(resp)}")
-                return None
-            resp.success()
-            return body
-        except CONTROL:
-            raise
-        except Exception as e:
-            resp.failure(f"suite could not check the response: {type(e).__name__}: {e}")
-            return None
-
-    def _evidence(self, resp: ResponseContextManager, limit: int = 160) -> str:
-        raw = resp.content or b""
-        # Redact (known secrets in every encoding, JWT/Bearer shapes) before masking digits, then cut:
-        # a secret cut in half by the limit would no longer match.
-        text = scrub(raw[: limit + 4096].decode("utf-8", "replace"))[:limit]
-        return (text or "<empty body>") + (" ...(truncated)" if len(raw) > limit else "")
+    def _auth_headers(self) -> dict[str, str]:
+        """`_auth` plus Accept-Encoding, rebuilt only when `_auth` was replaced (login, or anyone else)."""
+        if self._headers_of is not self._auth:
+            self._headers, self._headers_of = {**self._auth, ACCEPT_ENCODING: ENCODINGS}, self._auth
+        return self._headers
 
     def rbac_probe(self) -> None:
-        """Call an endpoint this role may not call: 403 is a success, a JSON 2xx a failure 'RBAC violation ...'."""
+        """Call an operation this role may not call: 403 is a success, a JSON 2xx a failure 'RBAC violation ...'."""
         if not self.rbac_probes or (time.monotonic() >= self._renew_at and not self.login()):
             return
         p = random.choice(self.rbac_probes)
+        amap = self.api_map
+        spec = spec_of(amap, p.operation)
+        op = spec.op
         with self.client.request(
-            p.method,
-            p.path,
-            name=p.name + PROBE_SUFFIX,
-            json=p.json,
-            params=p.params,
-            headers=self._auth,
+            op.method,
+            spec.render(p.path_params),
+            name=op.stats_name + PROBE_SUFFIX,
+            json=amap.request_json(op, p.json) if p.json is not None else None,
+            params=spec.params(p.params),
+            headers=self._auth_headers(),
             catch_response=True,
         ) as resp:
-            body = self._check(resp, (200, 201, 202, 403), False, (), None)  # a 2xx must parse to count
+            body = check_answer(self, resp, (200, 201, 202, 403), False, (), None, None)  # a 2xx must parse
             if body is not None and self.last_status != 403:  # a real answer to a forbidden call
                 self.tallies.violations[self.role_key] += 1
                 resp.failure(
                     f"RBAC violation: role {self.role_key} got HTTP {self.last_status} "
-                    f"for {p.method} {p.name} (expected 403)"
+                    f"for {op.method} {op.stats_name} (expected 403)"
                 )
-            elif body is not None and not has_field(body, "error"):
-                resp.failure(f"missing error (HTTP 403): {self._evidence(resp)}")
+            elif body is not None and amap.error_code(body) is None:
+                resp.failure(f"missing {amap.errors.code} (HTTP 403): {evidence(resp)}")
 
     def open_dashboard(self) -> Any:
-        """GET /dashboard, the landing page of every role."""
-        return self.api("GET", "/dashboard", required=("user", "role", "cards", "generated_at"))
+        """The dashboard, the landing page of every role."""
+        return self.call("dashboard", required=("user", "role", "cards", "generated_at"))
 
     def adjust_stock(self, sku: str, delta: int, reason: str) -> Any:
-        """POST /warehouse/stock/[sku]/adjust idempotently, booked in the stock ledger (see users.stock)."""
+        """Adjust a stock item idempotently, booked in the stock ledger (see users.stock)."""
         return adjust_stock(self, sku, delta, reason)
 
     def _suite_error(self, where: str, exc: BaseException) -> None:

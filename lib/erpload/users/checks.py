@@ -17,11 +17,14 @@ PROBE_SUFFIX = " [rbac-probe]"
 
 
 class Probe(NamedTuple):
-    """An endpoint the role may not call: 403 is the expected answer."""
+    """An operation the role may not call (by name, with canonical fields): 403 is the expected answer.
 
-    method: str
-    path: str
-    name: str
+    Its stats name is the operation's plus PROBE_SUFFIX; `path_params` fill the path template
+    (`{"id": 0}`), `params` and `json` are renamed by the API map like any call's.
+    """
+
+    operation: str
+    path_params: Mapping[str, Any] | None = None
     params: Mapping[str, Any] | None = None
     json: Any = None
 
@@ -46,7 +49,7 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def item_ids(body: Any) -> list[Any]:
-    """The `id` of every object in a list response's `items` (the list was already validated)."""
+    """The `id` of every object in a canonical list answer's `items` (the API map normalised the envelope)."""
     return [item["id"] for item in body["items"] if isinstance(item, dict) and "id" in item]
 
 
@@ -62,13 +65,3 @@ def has_field(body: Any, field: str) -> bool:
             return False
         body = body[part]
     return True
-
-
-def check_login(body: Any) -> str | None:
-    """What is wrong with a login answer's token and lifetime, or None."""
-    token, ttl = body.get("access_token"), body.get("expires_in")
-    if not isinstance(token, str) or not token:
-        return "access_token is not a non-empty string"
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0:
-        return f"expires_in is not a positive number of seconds (got {type(ttl).__name__})"
-    return None

@@ -1,17 +1,23 @@
-"""Credential pools per role (pure): a YAML/JSON file named by $ERPLOAD_CREDENTIALS, else the seeded accounts."""
+"""Credential pools per role key (pure): a YAML/JSON file named by $ERPLOAD_CREDENTIALS, else the seeded accounts.
+
+Pool keys are free names (a team's ERP has its own roles): a file may hold any key. A user of role
+key K logs in from the pool the API map names for K (`ApiMap.pool_key`, K itself unless mapped);
+`check_roles` fails the run before any login when a pool a role needs is empty.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from erpload.core.domain import CREDENTIAL_KEYS
+from erpload.api import ApiMap
 from erpload.core.errors import ConfigError, Problem
 from erpload.core.safeyaml import load_yaml_text
-from erpload.core.units import did_you_mean
+from erpload.core.units import did_you_mean, preview
 
 # role key -> (username prefix, digits, count), as in the contract's Roles table (docs/erp-api.md)
 SEEDED: dict[str, tuple[str, int, int]] = {
@@ -27,6 +33,7 @@ DEFAULT_SEED_PASSWORD = "erpload-demo"
 FILE_ENV = "ERPLOAD_CREDENTIALS"
 SEED_PASSWORD_ENV = "ERP_SEED_PASSWORD"
 _FILE_FIX = "Expected {role_key: [{username: ..., password: ...}, ...]}"
+KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a pool key: a name, as a profile or a map writes it
 
 
 class Secret:
@@ -77,6 +84,10 @@ class CredentialPool:
         """Every password in the pool, for redaction only (never log or write them)."""
         return [c.password.reveal() for creds in self._accounts.values() for c in creds]
 
+    def keys(self) -> list[str]:
+        """The pool keys that hold accounts, sorted."""
+        return sorted(self._accounts)
+
     def size(self, role_key: str) -> int:
         """How many accounts the pool holds for `role_key`."""
         return len(self._accounts.get(role_key, ()))
@@ -101,26 +112,35 @@ class CredentialPool:
         return accounts[(max(worker, 0) + k * max(workers, 1)) % len(accounts)]
 
 
-def check_roles(pool: CredentialPool, needs: Mapping[str, str]) -> None:
-    """Fail before any login when the pool lacks a key a role needs; `needs`: user class -> credential key.
+def check_roles(pool: CredentialPool, needs: Mapping[str, str], api_map: ApiMap | None = None) -> None:
+    """Fail before any login when a pool a role needs is empty; `needs`: user class -> its key.
 
-    Raises one ConfigError naming every missing key and the classes that need it (a run would
-    otherwise send no load for those roles and report their LOGIN failures as the target's).
+    With `api_map`, the keys are role keys, each read through the map (`pool_key`), and a problem
+    names both; without, they are pool keys already. Raises one ConfigError naming every empty pool
+    and the classes that need it (a run would otherwise send no load for those roles and report
+    their LOGIN failures as the target's).
     """
     missing: dict[str, list[str]] = {}
-    for cls_name, key in sorted(needs.items()):
+    mapped: dict[str, str] = {}  # pool key -> the role key the map maps to it
+    for cls_name, role_key in sorted(needs.items()):
+        key = api_map.pool_key(role_key) if role_key and api_map is not None else role_key
         if key and pool.size(key) == 0:
             missing.setdefault(key, []).append(cls_name)
+            if key != role_key:
+                mapped[key] = role_key
     if not missing:
         return
-    have = ", ".join(sorted(k for k in CREDENTIAL_KEYS if pool.size(k))) or "none"
+    have = pool.keys()
     raise ConfigError(
         pool.source,
         [
             Problem(
                 key,
-                f"no accounts for role key '{key}', needed by {', '.join(classes)} (keys with accounts: {have})",
-                f"Add '{key}: [{{username: ..., password: ...}}]' to it, or take those roles out of the profile",
+                f"no accounts for role key '{key}'"
+                + (f" (the API map's pool for role key '{mapped[key]}')" if key in mapped else "")
+                + f", needed by {', '.join(classes)} (keys with accounts: {', '.join(have) or 'none'})",
+                f"{did_you_mean(key, have)}Add '{key}: [{{username: ..., password: ...}}]' to it, "
+                "or take those roles out of the profile",
             )
             for key, classes in sorted(missing.items())
         ],
@@ -145,10 +165,14 @@ def parse_accounts(data: object, source: str) -> dict[str, list[Credential]]:
     problems: list[Problem] = []
     out: dict[str, list[Credential]] = {}
     for role, entries in data.items():
-        if role not in CREDENTIAL_KEYS:
-            hint = did_you_mean(str(role), CREDENTIAL_KEYS)
+        if not isinstance(role, str) or not KEY.fullmatch(role):
             problems.append(
-                Problem(str(role), f"unknown role key '{role}'", f"{hint}Known: {', '.join(CREDENTIAL_KEYS)}")
+                Problem(
+                    preview(role),
+                    f"role key {preview(role)} is not a name",
+                    "Use letters, digits, '_', '-' or '.' (up to 64, starting with a letter or digit), "
+                    "e.g. the role_key of a user class, or a pool the API map's roles: names",
+                )
             )
             continue
         if not isinstance(entries, list) or not entries:

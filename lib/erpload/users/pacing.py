@@ -22,6 +22,10 @@ from erpload.users.settings import current
 
 log = logging.getLogger(__name__)
 PACER_ATTR = "erpload_arrival"  # the Environment attribute erpload.locust.arrival sets
+INTENDED_ATTR = "erpload_intended"  # ... and erpload.locust.intended
+RATES_ATTR = (
+    "erpload_rates"  # ... and erpload.locust.oprates (per-operation rates: take(user) -> bool | None)
+)
 CONTROL = (StopUser, StopTest, InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately)
 WaitTime = Callable[[Any], float]
 
@@ -35,9 +39,11 @@ def paced(wait_time: WaitTime) -> WaitTime:
         if _took_token(user):
             return 0.0
         think = current().think_time
-        if think is not None:
-            return think[0] + random.random() * (think[1] - think[0])
-        return wait_time(user)
+        seconds = think[0] + random.random() * (think[1] - think[0]) if think is not None else wait_time(user)
+        recorder = getattr(getattr(user, "environment", None), INTENDED_ATTR, None)
+        if recorder is not None:  # closed model: blocked-vs-think warning (erpload.locust.intended)
+            recorder.thought(seconds)
+        return seconds
 
     wait.erpload_paced = True  # type: ignore[attr-defined]
     wait.wrapped = wait_time  # type: ignore[attr-defined]
@@ -47,11 +53,13 @@ def paced(wait_time: WaitTime) -> WaitTime:
 
 def _took_token(user: Any) -> bool:
     """Block for a token while the open model is active (True); False at once otherwise."""
-    pacer = getattr(getattr(user, "environment", None), PACER_ATTR, None)
-    if pacer is None:
+    env = getattr(user, "environment", None)
+    pacer, rates = getattr(env, PACER_ATTR, None), getattr(env, RATES_ATTR, None)
+    if pacer is None and rates is None:
         return False
     try:
-        return bool(pacer.take(user))
+        got = rates.take(user) if rates is not None else None  # None: no rate for this user's role
+        return bool(got) if got is not None else pacer is not None and bool(pacer.take(user))
     except CONTROL:
         raise
     except Exception as e:  # a pacing bug must not kill the user: count it, fall back to think time

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import quote
 
-ADJUST_NAME = "/warehouse/stock/[sku]/adjust"
+from erpload.api import reference_map
+
+ADJUST_OP = "adjust_stock"
+ADJUST_NAME = reference_map().op(ADJUST_OP).stats_name  # its stats name (maps keep it unless they set `name`)
 
 
 def adjust_stock(user: Any, sku: str, delta: int, reason: str) -> Any:
-    """POST /warehouse/stock/[sku]/adjust as `user` (an ErpUser); retry once with the same key when unsure."""
+    """Operation `adjust_stock` as `user` (an ErpUser); retry once with the same key when unsure."""
     key = uuid.uuid4().hex
     headers = {"Idempotency-Key": key}
-    path = f"/warehouse/stock/{quote(sku, safe='')}/adjust"
     tallies = user.tallies
     tallies.begin_adjust(sku, key, delta)  # pending until the target answers definitely
     for _ in range(2):
-        body = user.api(
-            "POST",
-            path,
-            name=ADJUST_NAME,
+        body = user.call(
+            ADJUST_OP,
+            path={"sku": sku},
             json={"delta": delta, "reason": reason},
             headers=headers,
             required=("sku", "quantity", "delta", "replayed"),

@@ -18,6 +18,7 @@ from typing import Any
 
 import gevent
 import gevent.local
+from gevent import get_hub, getcurrent
 from geventhttpclient.client import HTTPClientPool
 from geventhttpclient.response import HTTPResponse
 from geventhttpclient.useragent import ConnectionError as GhcConnectionError
@@ -33,6 +34,7 @@ HEADER_ALLOWANCE = 2**20  # status line, headers and read-ahead on top of the bo
 _ANY_STATUS = frozenset(range(100, 1000))
 _STOPPING = ("cleanup", "stopping", "stopped")  # locust.runners STATE_*: the test itself is stopping
 _current = gevent.local.local()  # the Meter of the request this greenlet is sending
+ACCEPT_ENCODING, ENCODINGS = "Accept-Encoding", "gzip, deflate"
 
 
 class TransportFailure(GhcConnectionError):
@@ -108,10 +110,15 @@ class ErpSession(FastHttpSession):
 
     def request(self, method: str, url: str, name: str | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
         """Locust's request, bounded: see the module docstring."""
-        headers = dict(kwargs.pop("headers", None) or {})
-        if not any(k.lower() == "accept-encoding" for k in headers):
-            headers["Accept-Encoding"] = "gzip, deflate"  # no br: brotli cannot be decoded in bounded steps
-        context = {**(self.user.context() if self.user else {}), **kwargs.get("context", {})}
+        headers = kwargs.pop("headers", None)
+        if headers is None or ACCEPT_ENCODING not in headers:  # ErpUser's headers carry it already
+            headers = dict(headers or {})
+            if not any(k.lower() == "accept-encoding" for k in headers):
+                headers[ACCEPT_ENCODING] = ENCODINGS  # no br: brotli cannot be decoded in bounded steps
+        own = kwargs.get("context")
+        context = self.user.context() if self.user else {}
+        if own:
+            context = {**context, **own}
         meter = Meter(self.max_body + HEADER_ALLOWANCE)
         token = IN_FLIGHT.start(
             method, name or self.request_name or url, url, context, self.request_event, meter
@@ -136,9 +143,10 @@ class ErpSession(FastHttpSession):
     def _send_request_safe_mode(self, method: str, url: str, **kwargs: Any) -> Any:
         meter = self._meter or Meter(self.max_body + HEADER_ALLOWANCE)
         hit = _DeadlineHit()
-        timer = gevent.Timeout(max(meter.started + self.total_timeout - time.monotonic(), 0.001), hit)
+        # the hub's timer watcher itself (what gevent.Timeout wraps, minus its Python-level set-up)
+        timer = get_hub().loop.timer(max(meter.started + self.total_timeout - time.monotonic(), 0.001))
         _current.meter = meter
-        timer.start()
+        timer.start(getcurrent().throw, hit, update=True)
         try:
             try:
                 response = self.client.urlopen(url, method=method, **kwargs)
@@ -163,6 +171,7 @@ class ErpSession(FastHttpSession):
         except FAILURE_EXCEPTIONS as e:
             error = e
         finally:
+            timer.stop()
             timer.close()
             _current.meter = None
         request = self.client._make_request(
@@ -191,6 +200,9 @@ class ErpSession(FastHttpSession):
             raise TransportFailure(f"unsupported content-encoding {encoding!r} (sent: gzip, deflate)")
         body, wire = bytearray(), 0
         try:
+            declared = response.headers.get("content-length") if decoder is None else None
+            if declared is not None and declared.isdigit() and int(declared) <= cap:
+                return bytes(raw.read())  # a declared length within the cap bounds the read (one call)
             while chunk := raw.read(BLOCK):
                 wire += len(chunk)
                 out = decoder.decompress(chunk, cap + 1 - len(body)) if decoder else chunk

@@ -26,9 +26,11 @@ from locust.env import Environment
 
 from erpload.core.errors import ConfigError
 from erpload.core.hosts import check_host
+from erpload.locust import apimap
+from erpload.locust.checks import credential_needs, running_roles
 from erpload.profile import load_profile
 from erpload.report import check_report_dir
-from erpload.report.baseline import load_baseline
+from erpload.report.history_pool import resolve_baseline
 from erpload.report.rows import ProfileChoices, profile_choices
 from erpload.web.login import is_authorized
 
@@ -45,6 +47,7 @@ FORM_HELP = {
     "report_dir": "folder for summary.json, junit.xml, summary.md, report.html",
     "baseline": "summary.json of an earlier run to compare against",
     "baseline_tolerance": "allowed regression against the baseline: 0.10 = 10%",
+    "api_map": "how your ERP speaks (YAML); empty: the profile's api:, else the reference",
 }
 HELP_MAX = 70  # characters of help that fit a label on the form's width
 PARENTHESIS = re.compile(r"\s*\([^()]*\)")
@@ -137,22 +140,29 @@ def install_form(web_ui: Any) -> None:
 
 
 def validate_swarm(env: Environment, web_ui: Any) -> Response | None:
-    """The start form's profile, host, baseline and report dir, checked before /swarm starts: errors go to the form."""
+    """The start form's profile, API map, host, baseline and report dir, checked before /swarm starts
+    (then the map against the host, as a headless start does): errors go to the form."""
     if request.endpoint != "locust.swarm" or request.method != "POST" or not is_authorized(web_ui):
         return None
     path = request.form.get("load_profile", "").strip()
     host = request.form.get("host", "").strip() or env.host
     baseline = request.form.get("baseline", "").strip()
     report_dir = request.form.get("report_dir", "").strip()
+    api_option = request.form.get("api_map")  # absent (a script's POST): the command line's
+    api_option = apimap.option_path(env.parsed_options) if api_option is None else api_option.strip()
     try:  # the same checks as a headless start (erpload.locust.checks), so a typo never costs a run
-        if path:
-            load_profile(path, known_roles=[c.__name__ for c in env.user_classes])
+        profile = load_profile(path, known_roles=[c.__name__ for c in env.user_classes]) if path else None
+        api_map = apimap.select_api_map(api_option, profile)  # shipped to workers at test_start
         if host:
-            check_host(host)
-        if baseline:
-            load_baseline(baseline)
+            host = check_host(host)
+        if baseline:  # a summary.json, or history:BRANCH[:N] of the form's (or command line's) --history
+            history = request.form.get("history") or getattr(env.parsed_options, "history", "") or ""
+            resolve_baseline(baseline, history.strip(), profile.name if profile else "")
         if report_dir:
             check_report_dir(report_dir)
+        needs = credential_needs(env.user_classes, running_roles(profile) if profile else None)
+        if host and needs:  # last: the only check that sends anything (login plus one list call)
+            apimap.preflight(host, api_map)
     except ConfigError as e:
         text = e.render()
         log.error("erpload: not starting: %s", text)

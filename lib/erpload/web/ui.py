@@ -11,6 +11,7 @@ beyond loopback without a login and cross-origin state changes (web.security), s
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from typing import Any
@@ -19,18 +20,28 @@ import gevent
 from flask import Response, request
 from locust.env import Environment
 
+from erpload.locust.metrics_server import exposition
 from erpload.report.html import render_html
 from erpload.report.rows import RESOURCES_STRUCTURE, SLA_STRUCTURE, report_section
 from erpload.web.control import install_stop_control
 from erpload.web.form import install_form, load_profile_choices, remember_choice, validate_swarm
 from erpload.web.live import LiveView
-from erpload.web.login import install_login
+from erpload.web.login import configured_credentials, install_login, is_authorized
 from erpload.web.security import install_origin_check, require_login_beyond_loopback
 
 __all__ = ["LiveView", "install_webui", "load_profile_choices"]
 log = logging.getLogger("erpload")
 
 SAMPLE_S = 2.0  # resource samples when no resources monitor is installed
+
+
+def _basic_auth_ok(auth: Any) -> bool:
+    """HTTP Basic credentials equal to ERPLOAD_WEB_USER / _PASSWORD (constant time); False without them."""
+    creds = configured_credentials()
+    if creds is None or auth is None or auth.type != "basic":
+        return False
+    user, password = (auth.username or "").encode(), (auth.password or "").encode()
+    return hmac.compare_digest(user, creds[0].encode()) & hmac.compare_digest(password, creds[1].encode())
 
 
 def install_webui(environment: Environment, run: Any) -> LiveView | None:
@@ -100,6 +111,16 @@ def install_webui(environment: Environment, run: Any) -> LiveView | None:
         res = Response(render_html(view.summary()), mimetype="text/html")
         res.headers["Content-Disposition"] = "attachment;filename=erpload-report.html"
         return res
+
+    @app.route("/metrics")
+    def _erpload_metrics() -> Response:
+        # for a Prometheus scraper: open like the UI on loopback; behind a login, the same
+        # ERPLOAD_WEB_USER / _PASSWORD by HTTP Basic auth (a logged-in browser session works too)
+        if not (is_authorized(web_ui) or _basic_auth_ok(request.authorization)):
+            return Response("login required: HTTP Basic auth with ERPLOAD_WEB_USER / ERPLOAD_WEB_PASSWORD\n", 401,
+                            {"WWW-Authenticate": 'Basic realm="erpload metrics"'})  # fmt: skip
+        out = exposition(run)
+        return Response(out[0], content_type=out[1]) if out else Response("metrics not installed\n", 404)
 
     def sampler() -> None:
         while True:
