@@ -7,6 +7,7 @@ Sections: processes (Proc, Target, free ports), browser (chromium_page), the ref
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import logging
@@ -654,3 +655,31 @@ def k8s_object(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, An
     found = [o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name]
     assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
     return found[0]
+
+
+# A stub ERP in the test process (unit tests of the runtime's plain-HTTP clients).
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+    """Request handler base for a loopback stub: `send_json(status, body)`, no access log."""
+
+    def send_json(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@contextmanager
+def stub_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on a free loopback port in a thread; yield the base URL; shut down after."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +10,8 @@ import pytest
 
 from erpload.api import ApiMap, reference_map
 from erpload.locust.apiclient import ApiCallError, ApiClient, Misfit, Unanswered
+
+from helpers import JsonHandler, stub_server
 
 SECRET = "s3cr3t-Pa55"
 TOKEN = "opaque-token-0123456789abcdef"
@@ -37,7 +36,7 @@ DIALECT = ApiMap.from_dict(
 )
 
 
-class _Stub(http.server.BaseHTTPRequestHandler):
+class _Stub(JsonHandler):
     """Answers as the `mode` class attribute says; records what it was sent."""
 
     mode = "ok"
@@ -47,14 +46,14 @@ class _Stub(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         _Stub.seen.append(("POST", self.path, dict(self.headers), body))
         if self.mode == "echo":  # a login answer without the token where the map says, echoing secrets
-            self._send(200, {"access_token": TOKEN, "you_sent": body})
+            self.send_json(200, {"access_token": TOKEN, "you_sent": body})
         else:
-            self._send(200, {"auth": {"token": TOKEN}, "ttl": 60})
+            self.send_json(200, {"auth": {"token": TOKEN}, "ttl": 60})
 
     def do_GET(self) -> None:  # noqa: N802
         _Stub.seen.append(("GET", self.path, dict(self.headers), ""))
         if self.mode == "huge":
-            self._send(200, {"data": ["x" * 1000] * 100})
+            self.send_json(200, {"data": ["x" * 1000] * 100})
         elif self.mode == "trickle":
             self.send_response(200)
             self.send_header("Content-Length", "100")
@@ -64,31 +63,16 @@ class _Stub(http.server.BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(0.1)
         elif self.mode == "wrong-envelope":
-            self._send(200, {"items": [], "total": 0})
+            self.send_json(200, {"items": [], "total": 0})
         else:
-            self._send(200, {"data": [{"id": 1}], "meta": {"total": 5}})
-
-    def _send(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *_: object) -> None:
-        pass
+            self.send_json(200, {"data": [{"id": 1}], "meta": {"total": 5}})
 
 
 @pytest.fixture
 def stub() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     _Stub.mode, _Stub.seen = "ok", []
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with stub_server(_Stub) as url:
+        yield url
 
 
 def test_login_and_a_list_call_speak_the_maps_dialect(stub: str) -> None:

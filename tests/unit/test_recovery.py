@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
-import json
 import math
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -27,6 +24,8 @@ from erpload.locust.faults import (
 from erpload.sla.evaluation import evaluate_rule
 from erpload.sla.grammar import parse_rule
 from erpload.users.checks import PROBE_SUFFIX as PROBE
+
+from helpers import JsonHandler, stub_server
 
 
 def _healthy(start: int, end: int) -> dict[int, list[int]]:
@@ -139,7 +138,7 @@ def test_without_ignore_suffixes_everything_counts_and_merge_adds_worker_seconds
     assert master.seconds == {}
 
 
-class _Stub(http.server.BaseHTTPRequestHandler):
+class _Stub(JsonHandler):
     """A loopback ERP stand-in answering every request with the status named in its path or login body."""
 
     login_status = 200
@@ -156,25 +155,13 @@ class _Stub(http.server.BaseHTTPRequestHandler):
         self._answer(status, {"quantity": 7})
 
     def _answer(self, status: int, body: dict) -> None:
-        data = json.dumps(body if status == 200 else {"error": {"code": "x"}}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *_: object) -> None:
-        pass
+        self.send_json(status, body if status == 200 else {"error": {"code": "x"}})
 
 
 @pytest.fixture
 def stub() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with stub_server(_Stub) as url:
+        yield url
     _Stub.login_status = 200
     _Stub.fault_status = 200
 
