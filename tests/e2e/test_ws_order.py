@@ -66,9 +66,9 @@ def test_realtime_order_rules_pass_against_a_correct_target(tmp_path: Path, seed
     assert ws["out_of_order"] == ws["lost"] == ws["duplicated"] == ws["unsequenced"] == 0, ws
     # fan-out: ~4 supervisors connected, each receiving every event
     assert 2.0 <= ws["connected_supervisors"] <= 4.5 and ws["events_per_s"] > 0, ws
-    # the same count over the same run: the rule's seconds end at the verdict, the figure's at the
-    # final report a few ms later, and both are rounded to 2 decimals (38.71 vs 38.72 seen once)
-    assert rules["ws_messages_per_s > 1"]["observed"] == pytest.approx(ws["messages_per_s"], rel=5e-3), rules
+    # one number: the rule reads the end-of-run figure the report shows (38.71 vs 38.72 once, when
+    # the rule computed its own over run seconds a few ms shorter)
+    assert rules["ws_messages_per_s > 1"]["observed"] == pytest.approx(ws["messages_per_s"]), rules
     assert " connected supervisors = " in ws["fan_out"], ws
     events = next(r for r in s["requests"] if r["name"] == "WS work-order-event")
     assert events["count"] >= ws["messages_received"], (events, ws)  # one latency sample per message
