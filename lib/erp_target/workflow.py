@@ -14,7 +14,7 @@ from .errors import conflict, invalid, not_found
 from .models import QC_COLS, RECEIPT_COLS, STOCK_COLS, WO_COLS
 
 NEXT_DEPARTMENT = {"cutting": "sewing", "sewing": "finishing"}
-RACE_WINDOW_S = 0.002  # racy_stock: time between the read and the write in which other adjusts interleave
+RACE_WINDOW_S = 0.02  # racy_stock: time between the read and the write in which other adjusts interleave
 
 
 def _holder(row: Any) -> str:

@@ -70,6 +70,7 @@ class Run:
         max_s: float = 30.0,
         during: Callable[[Run], None] | None = None,
         setup: Callable[[Environment], None] | None = None,
+        need_probe: bool = True,
     ) -> None:
         self.env = Environment(user_classes=classes, host=host)
         self.user_errors: list[BaseException] = []
@@ -80,7 +81,7 @@ class Run:
         if setup is not None:
             setup(self.env)
         self.runner.start(users, spawn_rate=users)
-        probing = any(getattr(c, "rbac_probes", None) for c in classes)
+        probing = need_probe and any(getattr(c, "rbac_probes", None) for c in classes)
         started = time.monotonic()
         while True:  # bounded: stop as soon as the workflow has visibly advanced, fail later if it never does
             gevent.sleep(0.25)
@@ -406,13 +407,20 @@ def test_open_model_tokens_replace_think_time(target: Target) -> None:
 
     assert "wait_time" in vars(ADM.Admin) and ADM.Admin.wait_time.erpload_paced  # wrapped, not deleted
     settings.configure(Settings(think_time=(30.0, 30.0)))  # closed model: one task per user in this run
-    closed = Run([ADM.Admin], target.url, 4, min_s=3, max_s=3)
-    tasks = sum(
-        e.num_requests
-        for (n, m), e in closed.env.stats.entries.items()
-        if n not in ("/auth/login", "/auth/me")
+
+    def task_requests(run: Run) -> int:
+        return sum(
+            e.num_requests
+            for (n, m), e in run.env.stats.entries.items()
+            if n not in ("/auth/login", "/auth/me")
+        )
+
+    # Bounded wait for the 4 first tasks (a loaded CI host may need more than 3 s to spawn, log in and
+    # run them), and 6 s at least, in which a 30 s think time must not let any user run a second one.
+    closed = Run(
+        [ADM.Admin], target.url, 4, min_s=6, max_s=30, until=lambda r: task_requests(r) >= 4, need_probe=False
     )
-    assert tasks == 4
+    assert task_requests(closed) == 4
 
     def open_model(env: Environment) -> None:
         arrival.install_arrival(env, None)  # a local runner: no worker reports to carry
