@@ -24,6 +24,7 @@ from erpload.core.tallies import Tallies, tallies_for
 from erpload.users import api as users_api
 from erpload.users import credentials, settings
 from erpload.users import ws as WS
+from erpload.users.answers import CONFLICT_SUFFIX
 from erpload.users.base import ErpUser
 from erpload.users.checks import PROBE_SUFFIX, Probe
 from erpload.users.settings import Settings
@@ -364,6 +365,36 @@ class LeakyProbe(ErpUser):
     @task
     def probe(self) -> None:
         self.rbac_probe()
+
+
+class DoubleClaimer(ErpUser):
+    """Claims one open work order twice: the first claim updates it, the second is an allowed 409."""
+
+    role_key = "cutting"
+    done = False
+
+    @task
+    def claim_twice(self) -> None:
+        if DoubleClaimer.done:
+            return
+        DoubleClaimer.done = True
+        queue = self.call("list_work_orders", params={"department": "cutting", "status": "open"})
+        wo_id = queue["items"][0]["id"]
+        for _ in range(2):
+            self.call("claim_work_order", path={"id": wo_id}, ok_conflict=True)
+
+
+def test_allowed_conflict_is_its_own_row_so_the_operation_counts_only_real_updates(target: Target) -> None:
+    DoubleClaimer.done = False
+    run = Run(
+        [DoubleClaimer], target.url, 1, min_s=1.0, max_s=30, until=lambda r: len(r.tallies.conflicts) > 0
+    )
+    run.assert_clean(probes=False)
+    claim = "/production/work-orders/[id]/claim"
+    assert run.env.stats.get(claim, "POST").num_requests == 1  # the claim that changed the work order
+    taken = run.env.stats.get(claim + CONFLICT_SUFFIX, "POST")
+    assert taken.num_requests == 1 and taken.num_failures == 0  # the 409: a success on its own row
+    assert run.tallies.conflicts == {"POST " + claim: 1}
 
 
 def test_rbac_violation_is_a_named_failure_counted_per_role(target: Target) -> None:

@@ -127,6 +127,8 @@ class _Operator(ShopFloorUser):
             required=(*_WO_FIELDS, "assignee"),
             validate=self._claimed_by_me,
         )
+        if body is None:  # taken already (409) or refused: the list is stale, read the queue again
+            self.candidates = []
         self.holding = body
         return body
 

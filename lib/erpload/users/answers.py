@@ -26,6 +26,9 @@ from erpload.users.pacing import CONTROL
 
 # the ERP's answer -> (canonical answer, None) or (None, what does not fit the API map, with where to fix it)
 Shape = Callable[[Any], tuple[Any, str | None]]
+# An allowed 409 ("taken already") is a success, but it changed nothing: its own stats row, so the
+# operation's row (and an SLA rule or group over it) counts only the requests that did their work.
+CONFLICT_SUFFIX = " [conflict]"
 
 
 def check_answer(
@@ -52,6 +55,7 @@ def check_answer(
             if status == 409 and ok_conflict:
                 meta = resp.request_meta
                 user.tallies.conflicts[f"{meta['request_type']} {meta['name']}"] += 1
+                meta["name"] += CONFLICT_SUFFIX
                 resp.success()
             else:
                 expected = "/".join(map(str, expect))
