@@ -142,9 +142,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--upc-spawn-rate", type=int, default=500, help="users_per_core: users/s (default 500)")
     ap.add_argument(
+        "--upc-variants",
+        default="off,on",
+        help="users_per_core: GC variants run one after the other, side by side (default off,on): off "
+        "(--gc-tuning off), on (erpload's default tuning), on:A/B/C (the tuning with thresholds A, B, C), "
+        "freeze (tuning off, the bench's gc.freeze() after each spawn step)",
+    )
+    ap.add_argument(
         "--upc-gc-freeze",
         action="store_true",
-        help="users_per_core: gc.freeze() in the worker after each spawn step (the GC experiment)",
+        help="users_per_core: also run the 'freeze' variant (same as adding freeze to --upc-variants)",
     )
     ap.add_argument("--master-workers", type=int, default=100, help="master: simulated workers (default 100)")
     ap.add_argument("--master-reports", type=int, default=10, help="master: reports per worker (default 10)")
@@ -333,14 +340,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"on CPU {locust_cpu}, nginx on CPU {nginx_cpu}; loop-lag p99 limit 5 ms"
             )
             target.pin(nginx_cpu)
-            results["users_per_core"] = users_per_core.measure(
+            variants = [v.strip() for v in args.upc_variants.split(",") if v.strip()]
+            variants += ["freeze"] if args.upc_gc_freeze and "freeze" not in variants else []
+            results["users_per_core"] = users_per_core.measure_variants(
                 target,
+                variants,
                 steps=steps,
                 spawn_rate=args.upc_spawn_rate,
                 hold_s=args.upc_hold,
                 cpus=locust_cpu,
                 work=work,
-                gc_freeze=args.upc_gc_freeze,
                 log=log,
             )
             target.pin(None)

@@ -222,7 +222,21 @@ def static_files() -> dict[str, str]:
     )
     ops = [{"method": m, "path": p, "roles": list(r)} for m, p, r in RBAC_MATRIX]
     files["admin/rbac.json"] = dumps({"roles": [*sorted(set(ROLE_OF.values()))], "operations": ops})
+    files["exports/rbac-report.csv"] = rbac_report_csv()
     return files
+
+
+def rbac_report_csv() -> str:
+    """GET /admin/rbac/report?format=csv: one row per bench account, one column per operation (yes/no/own)."""
+    lines = [",".join(("username", "role", "department", "active", *(f"{m} {p}" for m, p, _ in RBAC_MATRIX)))]
+    for key, username in USERNAMES.items():
+        role, dept = ROLE_OF[key], key if key in DEPARTMENTS else ""
+        cells = []
+        for _, _, allowed in RBAC_MATRIX:
+            ok = role in allowed or f"operator:{dept}" in allowed or ("operator:*" in allowed and dept)
+            cells.append("own" if "operator:=" in allowed and dept else ("yes" if ok else "no"))
+        lines.append(",".join((username, role, dept, "1", *cells)))
+    return "\n".join(lines) + "\n"
 
 
 RBAC_MATRIX: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -254,7 +268,8 @@ RBAC_MATRIX: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 def inline_bodies() -> dict[str, str]:
     """Placeholder name -> JSON text for the answers nginx builds with `return`/`echo` (POST/PATCH, items).
 
-    `$wo`, `$sku`, `$me_user`, `$role` and `$qc_status` are nginx variables filled per request.
+    `$wo`, `$sku`, `$me_user`, `$role`, `$qc_status` and `$import_bad_*` are nginx variables filled
+    per request; the `import_maps` entries (map lines, not JSON) are filled in the same way.
     """
     rnd = random.Random(4242)
     mo = manufacturing_order(2001, rnd, "planned")
@@ -392,8 +407,58 @@ def inline_bodies() -> dict[str, str]:
             sku='"$sku"',
         ),
         "REPORT": dumps(report),
+        "IMPORTED": dumps({"imported": IMPORT_ROWS, "first_id": 400001, "last_id": 400000 + IMPORT_ROWS}),
+        "IMPORT_REFUSED": with_vars(
+            {
+                "error": "validation",
+                "detail": "rows are invalid; nothing was applied: fix them and send it again",
+                "field": "rows",
+                "rows": [
+                    {"row": marker.format("first"), "field": "row", "detail": "invalid value"},
+                    {"row": marker.format("last"), "field": "row", "detail": "invalid value"},
+                ],
+                "invalid_rows": 2,
+                "truncated": False,
+            },
+            first="$import_bad_first",
+            last="$import_bad_last",
+        ),
+        "BULK_ITEM": dumps(
+            {"sku": "FG-000007", "quantity": 1480, "delta": 5, "adjustment_id": 88231, "replayed": False}
+        ),
+        **import_maps(),
         "FORBIDDEN": '{"error":"forbidden","detail":"role $role may not call $request_method $uri"}',
         "UNAUTHORIZED": '{"error":"unauthorized","detail":"missing or invalid bearer token"}',
+    }
+
+
+IMPORT_ROWS = 50  # PpicPlanner.import_rows: nginx cannot count CSV rows, so it answers this count
+# BAD_CELLS of erpload.roles.planning, as they appear in a row (mo_number first)
+_BAD_ROW = "(?:NO-SUCH-ORDER,|[^[:cntrl:]]*,(?:knitting|0|ten),)"
+_LINE = "[^[:cntrl:]]*[[:cntrl:]]"  # one CSV line and its newline ([[:cntrl:]]: no backslash in the config)
+BULK_MAX = 50  # StockController's batch; WarehouseClerk sends 5-20
+
+
+def import_maps() -> dict[str, str]:
+    """nginx `map` entries over the request body (no quote or backslash: they are filled into the config).
+
+    IMPORT_FIRST_MAP / IMPORT_LAST_MAP: the spreadsheet row number (header = 1) of the first / last
+    row holding one of the planner's deliberately bad cells, rows 2..IMPORT_ROWS+1 (0: none), so a
+    422 names exactly the bad rows (one or two). BULK_COUNT_MAP: how many adjustments a bulk request
+    carries (1..BULK_MAX; atomic groups, so a miss costs one linear scan); BULK_MORE_MAP: that count
+    minus one as `x,x,...` for echo_foreach_split (the first result is echoed before the loop).
+    """
+    rows = range(2, IMPORT_ROWS + 2)
+
+    def row_entry(n: int) -> str:
+        return f'        "~^(?:{_LINE}){{{n - 1}}}{_BAD_ROW}" {n};'
+
+    counts = range(BULK_MAX, 0, -1)
+    return {
+        "IMPORT_FIRST_MAP": "\n".join(row_entry(n) for n in rows),
+        "IMPORT_LAST_MAP": "\n".join(row_entry(n) for n in reversed(rows)),
+        "BULK_COUNT_MAP": "\n".join(f'        "~^(?>.*?idempotency_key){{{n}}}" {n};' for n in counts),
+        "BULK_MORE_MAP": "\n".join(f'        {n} "{",".join("x" * (n - 1))}";' for n in counts),
     }
 
 

@@ -12,11 +12,18 @@ Per step, over its hold (after `settle_s`, once every user of the step runs): lo
 share of the core, req/s, and KB per user (RSS over the RSS before any user, per user). A step is
 sustained when its lag p99 is under `LAG_LIMIT_MS` (5 ms); the figure is the largest sustained step,
 and the first step over the limit bounds it from above. Goal: >= 10,000 users per core.
+
+Variants (`measure_variants`, one after the other in one invocation, so the comparison is side by
+side): "off" (`--gc-tuning off`: Python's collector as is), "on" (erpload's default,
+erpload.locust.gctune), "on:A/B/C" (the tuning with the thresholds A, B, C instead of gctune's:
+the experiments that chose them), "freeze" (tuning off, the bench's own `gc.freeze()` after each
+spawn step: the 2026-11-29 experiment). The top-level figures are the "on" variant's.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import time
@@ -75,7 +82,9 @@ def write_profile(path: Path, steps: list[int], spawn_rate: int, hold_s: float) 
 def analyse(lines: list[dict[str, Any]], steps: list[int], settle_s: float) -> list[dict[str, Any]]:
     """Cut the per-second lines into steps: each step's hold starts `settle_s` after all its users run."""
     start = next((x for x in lines if x.get("start")), None)
-    samples = [x for x in lines if "users" in x]
+    stop = next((x["t"] for x in lines if x.get("stop")), None)
+    # a line written after the stop covers the stop itself (thousands of users stopped at once)
+    samples = [x for x in lines if "users" in x and (stop is None or x["t"] <= stop)]
     base_rss = start["rss"] if start else (samples[0]["rss"] if samples else 0)
     out = []
     for users in steps:
@@ -126,13 +135,12 @@ def measure(
     cpus: str | None = "1",
     master_cpus: str | None = "0",
     work: Path,
-    gc_freeze: bool = False,
+    variant: str = "on",
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the stepped profile once; per-step figures and the users one core sustains.
-
-    `gc_freeze`: the experiment of docs/performance.md, `gc.freeze()` in the worker after each spawn step.
-    """
+    """Run the stepped profile once with one GC variant (module docstring); per-step figures and the
+    users one core sustains."""
+    tuning, freeze, thresholds = parse_variant(variant)
     steps = sorted(steps or STEPS)
     profile = work / "users-per-core.yaml"
     stages = write_profile(profile, steps, spawn_rate, hold_s)
@@ -141,19 +149,23 @@ def measure(
         {
             "ERPLOAD_CREDENTIALS": str(target.credentials_file),
             "BENCH_STEPS_OUT": str(out_file),
-            "BENCH_GC_FREEZE": "1" if gc_freeze else "0",
+            "BENCH_GC_FREEZE": "1" if freeze else "0",
+            "BENCH_GC_THRESHOLDS": ",".join(str(x) for x in thresholds) if thresholds else "",
+            "ERPLOAD_GC_TUNING": tuning,
         }
     )
     port = free_port()
     files = [REPO / "locustfiles", LOCUSTFILES / "lag_steps.py"]
     args = ["-H", target.url, "--load-profile", str(profile), "--stop-timeout", "2", "--expect-workers", "1"]
     args += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
-    args += ["--report-dir", str(work / f"reports-upc-{time.monotonic_ns()}")]
+    args += ["--report-dir", str(work / f"reports-upc-{time.monotonic_ns()}"), "--gc-tuning", tuning]
     duration = sum(float(s["duration"].rstrip("s")) for s in stages)
     # the master (SLA evaluation, reports, resource sampling) beside nginx; the one worker alone on its core
     master = LocustProcess("upc-master", files, args, env=env, cpus=master_cpus)
     worker_args = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
     worker = LocustProcess("upc-worker", files, worker_args, env=env, cpus=cpus)
+    started = time.strftime("%H:%M:%S UTC", time.gmtime())
+    load_before = [round(x, 2) for x in os.getloadavg()]
     try:
         res = master.finish(duration + 120)
     finally:
@@ -172,19 +184,20 @@ def measure(
     if not any(x.get("probe") for x in lines):
         raise RuntimeError("users_per_core: erpload's loop-lag probe was not found in the generator")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    kept = shutil.copy(out_file, RESULTS_DIR / "users-per-core-steps.jsonl")  # the raw seconds, kept
+    name = variant.replace(":", "-").replace("/", "_")
+    kept = shutil.copy(out_file, RESULTS_DIR / f"users-per-core-steps-{name}.jsonl")  # the raw seconds, kept
     rows = analyse(lines, steps, settle_s)
     for r in rows:
         if r.get("hold_s"):
             log(
-                f"  users/core {r['users']:6d} users: loop lag p50 {r['loop_lag_p50_ms']:.2f} / p99 "
+                f"  [{variant}] {r['users']:6d} users: loop lag p50 {r['loop_lag_p50_ms']:.2f} / p99 "
                 f"{r['loop_lag_p99_ms']:.2f} / max {r['loop_lag_max_ms']:.1f} ms, CPU {r['cpu_share']:.0%}, "
                 f"{r['rps']:.0f} req/s, {r['failures']} failures, {r['kb_per_user']:.1f} KB/user, "
                 f"GC pauses max {r['gc_pause_max_ms']:.0f} ms ({r['gc_ms_per_s']} ms/s)"
                 f"{'' if r['sustained'] else '  <- over ' + str(LAG_LIMIT_MS) + ' ms'}"
             )
         else:
-            log(f"  users/core {r['users']:6d} users: not reached/held (spawning could not keep up)")
+            log(f"  [{variant}] {r['users']:6d} users: not reached/held (spawning could not keep up)")
     ok = [r for r in rows if r.get("sustained")]
     first_bad = next((r for r in rows if r.get("hold_s") and not r.get("sustained")), None)
     best = max((r["users"] for r in ok), default=0)
@@ -195,7 +208,11 @@ def measure(
         "settle_s": settle_s,
         "cpus": cpus,
         "master_cpus": master_cpus,
-        "gc_freeze": gc_freeze,
+        "variant": variant,
+        "started": started,
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "freezes": [x["freeze"] for x in lines if x.get("freeze")],
         "lag_limit_ms": LAG_LIMIT_MS,
         "users_per_core": best,
         "first_over_limit": first_bad["users"] if first_bad else None,
@@ -206,3 +223,31 @@ def measure(
         "exit_code": res.exit_code,
         "worker_exit_code": wres.exit_code,
     }
+
+
+def parse_variant(variant: str) -> tuple[str, bool, tuple[int, ...] | None]:
+    """'off' | 'on' | 'on:A/B/C' | 'freeze' -> (--gc-tuning value, bench freeze, thresholds or None)."""
+    name, _, rest = variant.partition(":")
+    if name == "off" and not rest:
+        return "off", False, None
+    if name == "freeze" and not rest:
+        return "off", True, None
+    if name == "on":
+        if not rest:
+            return "on", False, None
+        parts = rest.split("/")
+        if len(parts) == 3 and all(p.strip().isdigit() for p in parts):
+            return "on", False, tuple(int(p) for p in parts)
+    raise ValueError(
+        f"users_per_core: unknown variant {variant!r}: use off, on, on:A/B/C (thresholds) or freeze"
+    )
+
+
+def measure_variants(target: NginxTarget, variants: list[str], **kwargs: Any) -> dict[str, Any]:
+    """`measure` once per variant, one after the other; the top-level figures are the "on" variant's
+    (else the last one's), every variant's under "variants"."""
+    for v in variants:
+        parse_variant(v)  # every name checked before the first run
+    runs = {v: measure(target, variant=v, **kwargs) for v in variants}
+    head = runs.get("on") or runs[variants[-1]]
+    return {**head, "variants": runs}

@@ -8,6 +8,13 @@ line, measured by an instance of erpload's own probe class (erpload.locust.loopl
 generator-health signal: a 20 ms sleep, how much later than asked it woke up; the plugin's probe is
 not reachable on a worker, so this one runs beside it). The bench cuts the lines into the load
 profile's steps; nothing here judges.
+
+GC variants (erpbench.users_per_core): $BENCH_GC_FREEZE=1 freezes after each spawn step here (the
+experiment with erpload's tuning off); $BENCH_GC_THRESHOLDS=A,B,C replaces the thresholds of
+erpload's tuning (erpload.locust.gctune) for the run. Each of erpload's freezes is one line
+({"freeze": {users, pause_ms}}), and the stop one line ({"stop": true}: the bench
+leaves the seconds after it out of the last step). No gc.get_freeze_count() every second: it walks the frozen
+list, ~20 ms at 4,000 users (a loop-lag spike the probe itself would make).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from erpload.locust.looplag import LoopLag
 
 OUT = os.environ.get("BENCH_STEPS_OUT", "")
 GC_FREEZE = os.environ.get("BENCH_GC_FREEZE", "") == "1"  # experiment: gc.freeze() after each spawn step
+GC_THRESHOLDS = os.environ.get("BENCH_GC_THRESHOLDS", "")  # "A,B,C": erpload's tuning with these thresholds
 _done = [0, 0]  # requests, failures in this process (a worker's own stats reset at every report)
 _gc: dict[str, Any] = {
     "t0": 0.0,
@@ -61,9 +69,15 @@ def _sample(environment: Environment, out: Any, probe: LoopLag) -> None:
             "failures": _done[1],
             "lags_ms": [round(lag, 3) for _, lag in ticks],
             "gc_ms": [p for p in _gc["pauses"] if p[0] >= 1.0],  # collections of 1 ms or more
+            "threshold": gc.get_threshold(),
             "probe": True,
         }
         _gc["pauses"] = []
+        tuning = getattr(environment, "erpload_gc", None)
+        freezes = tuning.freezes if tuning is not None else []
+        for f in freezes[_gc.get("freezes_seen", 0) :]:
+            out.write(json.dumps({"t": line["t"], "freeze": f}) + "\n")
+        _gc["freezes_seen"] = len(freezes)
         out.write(json.dumps(line) + "\n")
         out.flush()
 
@@ -88,13 +102,29 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     environment.events.request.add_listener(_count)
     if GC_FREEZE:
         environment.events.spawning_complete.add_listener(_freeze)
+    tuning = getattr(environment, "erpload_gc", None)
+    if GC_THRESHOLDS and tuning is not None:  # before erpload's own test_start listener sets them
+        tuning.thresholds = tuple(int(x) for x in GC_THRESHOLDS.split(","))
     gc.callbacks.append(_on_gc)
     probe = LoopLag(limit_ms=5.0, window_s=60.0)
     probe.start()
     out = open(OUT, "a")  # noqa: SIM115 - open for the whole run; the process ends with it
     out.write(
-        json.dumps({"t": round(time.time(), 3), "start": True, "rss": psutil.Process().memory_info().rss})
+        json.dumps(
+            {
+                "t": round(time.time(), 3),
+                "start": True,
+                "rss": psutil.Process().memory_info().rss,
+                "tuning_thresholds": list(tuning.thresholds) if tuning is not None else None,
+            }
+        )
         + "\n"
     )
     out.flush()
     environment._bench_steps = gevent.spawn(_sample, environment, out, probe)  # type: ignore[attr-defined]
+
+    def _stopping(**_: Any) -> None:  # the run's stop (every user stopped at once) is no step's load
+        out.write(json.dumps({"t": round(time.time(), 3), "stop": True}) + "\n")
+        out.flush()
+
+    environment.events.test_stopping.add_listener(_stopping)

@@ -36,6 +36,7 @@ from erpload.core.histogram import fine_bucket
 from erpload.locust import apimap, arrival, checks, health, options
 from erpload.locust.correctness import install_correctness
 from erpload.locust.exchange import drain_workers_before_quit, tag_roles
+from erpload.locust.gctune import install_gctune
 from erpload.locust.inflight import install_inflight
 from erpload.locust.intended import install_intended
 from erpload.locust.looplag import install_looplag
@@ -101,6 +102,7 @@ def install(environment: Environment) -> ErploadRun:
     apimap.install_api_map(environment, run)  # test_start: master ships the map, a worker takes it
     install_resources(environment, run)  # after run.on_test_start: its test_start needs the run clock
     install_looplag(environment, run)  # after install_resources: its finalizer adds resources.loop_lag
+    install_gctune(environment)  # workers / local: gc.freeze() after each spawn step, higher thresholds
     install_intended(environment, run)  # open model: requests timed from their intended start too
     install_correctness(environment, run)  # after run.on_test_start: reads run.profile at test start
     install_ws_order(environment, run)  # after install_correctness: adds correctness.websocket

@@ -21,6 +21,7 @@ from helpers import (
     k8s_object,
     load_summary,
     render_kustomization,
+    wait_http,
     write_profile,
 )
 
@@ -90,8 +91,9 @@ def test_master_job_and_two_workers_run_locally(tmp_path: Path):
     svc = k8s_object(objs, "Service", "erpload-master")
     assert dep["spec"]["replicas"] == 2
     target = Target(tmp_path)
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     subst = {"0.0.0.0": "127.0.0.1", svc["metadata"]["name"]: "127.0.0.1", "5557": str(port)}
+    subst["9646"] = str(metrics_port)  # the master's --metrics-port (NetworkPolicy erpload-master-metrics)
     # a short run with a rule the healthy ERP cannot meet: the verdict must come through as exit 3
     profile = write_profile(
         tmp_path, "k8s", 5, sla='  - p95 of "GET /dashboard" < 2s\n  - p50 of "POST /auth/login" < 0.001ms\n'
@@ -106,6 +108,8 @@ def test_master_job_and_two_workers_run_locally(tmp_path: Path):
         master = master_pod.start("master", tmp_path, knobs)
         tcp_ready(port, 60)  # probes before any worker joined must not disturb the master
         tcp_ready(port, 5)
+        scrape = wait_http(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)  # what Prometheus reads
+        assert "erpload_run_active" in scrape.text, scrape.text[:500]
         workers = [
             Pod(dep, objs, tmp_path / f"worker{i}", subst).start(f"worker{i}", tmp_path, knobs)
             for i in range(dep["spec"]["replicas"])

@@ -176,3 +176,36 @@ def test_console_block_of_a_clean_run_is_header_and_sla_only() -> None:
     assert "think time per role: 3–8 s (CuttingOperator)" in render_markdown(s)
     assert "<dt>think time</dt><dd>per role: 3–8 s (CuttingOperator)</dd>" in render_html(s)
     assert header(_build([])).endswith("think time not recorded ==")
+
+
+def test_a_fail_just_under_its_threshold_never_reads_as_the_threshold() -> None:
+    """49.98/s against `rps >= 50/s` FAILS: every place that shows the verdict says 49.98/s, not 50/s."""
+    from erpload.report.comment import render_comment
+    from erpload.report.junit import render_junit
+    from erpload.report.rows import sla_rows
+    from erpload.report.throughput_report import failed_throughput_rules
+
+    snap = Snapshot(duration_s=100.0)
+    stats = RequestStats("GET", "/dashboard")
+    for _ in range(4998):
+        stats.record(20.0)
+    snap.add(stats)
+    rules, problems = parse_rules(["rps >= 50/s", "p95 < 1s"])
+    assert problems == []
+    results = evaluate(rules, snap)
+    assert [r.passed for r in results] == [False, True]
+    s = build_summary(snap, results, exit_code=3)
+    console = [t for _, t in verdict_block(s)]
+    assert console[1].startswith("SLA FAIL  rps >= 50/s") and console[1].endswith(
+        "observed 49.98/s, threshold >= 50/s"
+    ), console
+    for text in (
+        render_markdown(s),
+        render_html(s),
+        render_junit(s),
+        render_comment(s),
+        json.dumps(sla_rows(results)),
+        " ".join(failed_throughput_rules(s.sla)),
+    ):
+        assert "49.98/s" in text and "observed 50/s" not in text and "| 50/s" not in text
+    assert '<td class="num">49.98/s</td>' in render_html(s) and "| 49.98/s |" in render_markdown(s)

@@ -48,7 +48,7 @@ def test_every_object_validates_against_the_pinned_schema(objs: list[dict[str, A
     kinds = sorted(o["kind"] for o in objs)
     assert kinds == sorted(
         ["Namespace", "Secret", "PersistentVolumeClaim", "Service", "Job", "Deployment", "NetworkPolicy"]
-        + ["ConfigMap", "ConfigMap"]
+        + ["ConfigMap", "ConfigMap", "NetworkPolicy"]
     )
     for obj in [*objs, reader()]:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)  # raises ValidationError naming the field
@@ -116,6 +116,69 @@ def test_workers_reach_the_master_service_and_only_they(objs: list[dict[str, Any
     assert set(peer) == {"podSelector"}, "no namespaceSelector / ipBlock: this namespace's workers only"
     assert peer["podSelector"]["matchLabels"].items() <= worker_labels.items()
     assert not peer["podSelector"]["matchLabels"].items() <= master_labels.items()
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    assert set(selector) <= {"matchLabels"}, f"matchExpressions are not evaluated here: {selector}"
+    return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+def admitted(
+    objs: list[dict[str, Any]], to: dict[str, str], port: int, pod: dict[str, str], ns: dict[str, str]
+) -> bool:
+    """NetworkPolicy ingress as Kubernetes decides it: may a pod (`pod` labels, in a namespace with `ns`
+    labels) reach port `port` of a pod labelled `to` in namespace erpload? Policies add up; a pod that
+    no policy selects takes everything; a peer's namespaceSelector and podSelector must both match."""
+    policies = [
+        o["spec"] for o in objs if o["kind"] == "NetworkPolicy" and _selects(o["spec"]["podSelector"], to)
+    ]
+    if not policies:
+        return True
+    for pol in policies:
+        assert "Ingress" in pol["policyTypes"] and set(pol) <= {"podSelector", "policyTypes", "ingress"}
+        for rule in pol.get("ingress", []):
+            ports = rule.get("ports")
+            if ports is not None and not any(
+                p.get("protocol", "TCP") == "TCP" and p["port"] == port for p in ports
+            ):
+                continue
+            for peer in rule.get("from", []):
+                assert set(peer) <= {"podSelector", "namespaceSelector"}, f"no ipBlock expected: {peer}"
+                if "namespaceSelector" in peer:
+                    ns_ok = _selects(peer["namespaceSelector"], ns)
+                else:
+                    ns_ok = ns.get("kubernetes.io/metadata.name") == "erpload"  # the policy's own namespace
+                if ns_ok and _selects(peer.get("podSelector", {}), pod):
+                    return True
+    return False
+
+
+def test_prometheus_reaches_the_master_metrics_port_per_the_policy_and_nothing_else_does(
+    objs: list[dict[str, Any]],
+):
+    job, dep = k8s_object(objs, "Job", "erpload-master"), k8s_object(objs, "Deployment", "erpload-worker")
+    (m,) = containers(job)
+    argv = m["command"] + m["args"]
+    port = int(argv[argv.index("--metrics-port") + 1])  # the port the master serves /metrics on
+    assert argv[argv.index("--metrics-host") + 1] == "0.0.0.0", "reachable from outside the pod"
+    assert {"name": "metrics", "containerPort": port} in m["ports"]
+    template = job["spec"]["template"]["metadata"]
+    assert template["annotations"]["prometheus.io/port"] == str(port)
+    master, worker = template["labels"], dep["spec"]["template"]["metadata"]["labels"]
+    monitoring = {"kubernetes.io/metadata.name": "monitoring", "erpload.io/scrape-metrics": "true"}
+    unlabelled = {"kubernetes.io/metadata.name": "monitoring"}
+    own = {"kubernetes.io/metadata.name": "erpload"}
+    prometheus = {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": "kube-prometheus"}
+    grafana = {"app.kubernetes.io/name": "grafana"}
+    assert admitted(objs, master, port, prometheus, monitoring), "Prometheus in a labelled namespace scrapes"
+    assert not admitted(objs, master, 5557, prometheus, monitoring), "...and reaches nothing else"
+    assert not admitted(objs, master, port, prometheus, unlabelled), "a namespace must opt in by label"
+    assert not admitted(objs, master, port, grafana, monitoring), "only Prometheus pods of that namespace"
+    assert not admitted(objs, master, port, prometheus, own), "not a pod merely named prometheus in erpload"
+    assert not admitted(objs, master, port, worker, own), "workers need 5557 only"
+    assert admitted(objs, master, 5557, worker, own) and not admitted(objs, master, 5557, grafana, own)
+    docs = (K8S.parents[1] / "docs" / "observability.md").read_text()
+    assert "erpload.io/scrape-metrics=true" in docs and "NetworkPolicy/erpload-master-metrics" in docs
 
 
 def test_config_and_credentials_are_mounted_files(objs: list[dict[str, Any]]):

@@ -9,7 +9,9 @@ code), over lib/erpload/users/ and lib/erpload/roles/. What the role users may s
 - `username` / `password`: the keys of erpload's own credentials file, not the ERP's login fields
   (those are `login.fields` in the map);
 - `Idempotency-Key`: a header of the canonical stock adjustment, sent as the canonical API defines it;
-- URL schemes (`http://` -> `ws://`) and generic HTTP header names of the transport.
+- URL schemes (`http://` -> `ws://`) and generic HTTP header names of the transport;
+- `Authorization` in users/transport.py only: Locust's own HTTP Basic auth (`auth=(user, pw)`, or
+  credentials in the host URL), which ErpSession.request keeps as FastHttpSession.request has it.
 
 Forbidden: anything that looks like an ERP path (`/something`), and the login/auth/envelope names
 the map owns: the login path, token and expiry fields, the auth header and its scheme, the
@@ -75,10 +77,15 @@ def offences(source: str, where: str) -> list[str]:
     return out
 
 
+# (file, literal): allowed, see the module docstring
+ALLOWED = {("lib/erpload/users/transport.py", "'Authorization' (authorization)")}
+
+
 def test_role_users_write_no_erp_path_or_field_name() -> None:
     files = sources()
     assert len(files) >= 15, files  # the scan sees the packages (users/*.py, roles/*.py)
     found = [o for p in files for o in offences(p.read_text(encoding="utf-8"), str(p.relative_to(ROOT)))]
+    found = [o for o in found if (o.split(":", 1)[0], o.split(": ", 1)[1]) not in ALLOWED]
     assert found == [], "\n".join(found)
 
 

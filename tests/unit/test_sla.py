@@ -208,7 +208,7 @@ def test_problem_messages(item: object, where: str, in_message: str, in_fix: str
         (
             {"metric": "p95", "op": "<", "threshold": 1, "request": "GET /x", "role": "Qc"},
             "sla[3].role",
-            "give one of scope, request, role (got request, role)",
+            "give one of scope, request, role, group (got request, role)",
             "",
         ),
         (

@@ -54,6 +54,29 @@ def test_a_request_without_time_counts_but_is_not_bucketed_and_encode_round_trip
     assert book.snapshot(7, 5.0).requests == {}  # a stage nothing was filed under: empty, not an error
 
 
+def test_a_report_ships_numeric_bucket_keys_through_locusts_msgpack():
+    """The master copies bucket keys instead of parsing a string per bucket (docs/performance.md)."""
+    from locust.rpc import Message
+
+    book = StageBook()
+    for rt in (3.2, 12.4, 12.6, 980.0, 1234.0, None):
+        book.record(0, "GET", "/x", "Admin", rt, False)
+    sent = book.take()
+    got = Message.unserialize(Message("stats", {"erpload": {"stages": sent}}, "w1").serialize()).data
+    rows = got["erpload"]["stages"]["0"]
+    assert [sorted(row["histogram"]) for row in rows] == [[3, 12, 13, 980, 1230]] * 2  # request, role
+    assert all(type(k) is int for row in rows for k in row["histogram"])  # not '12' strings to parse
+    master = StageBook()
+    master.absorb(got["erpload"]["stages"])
+    x = master.snapshot(0, 1.0).requests[("GET", "/x")]
+    assert (x.count, x.histogram.counts, x.histogram.min, x.histogram.max) == (
+        6,
+        {3: 1, 12: 1, 13: 1, 980: 1, 1230: 1},
+        3.2,
+        1234.0,
+    )
+
+
 def test_workers_taking_and_the_master_absorbing_equals_one_process_exactly():
     reqs = requests(1, 3000)
     local, master = StageBook(), StageBook()

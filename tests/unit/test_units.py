@@ -11,6 +11,8 @@ from erpload.core.units import (
     DURATION_FIX,
     QuantityError,
     did_you_mean,
+    fmt_observed,
+    fmt_value,
     format_possibilities,
     parse_duration,
     parse_quantity,
@@ -190,3 +192,32 @@ def test_preview_never_builds_the_whole_repr() -> None:
     assert preview(10**5000) == "<a number of about 5000 digits>"  # repr() refuses past 4300 digits
     assert preview("x" * 1_000_000).startswith("'xxx") and len(preview("x" * 1_000_000)) <= 60
     assert preview({"users": 10}) == "{'users': 10}" and preview("5 minutes") == "'5 minutes'"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "op", "threshold", "text"),
+    [
+        ("rps", 49.98, ">=", 50.0, "49.98/s"),  # a FAIL that 3 digits would print as "50/s"
+        ("rps", 50.02, ">", 50.0, "50.02/s"),  # a PASS that would print on the threshold
+        ("rps", 49.98, ">", 50.0, "49.98/s"),  # on the threshold while it is not
+        ("latency", 499.7, "<", 500.0, "499.7ms"),  # a PASS that would print as "500ms"
+        ("latency", 1049.6, "<", 1050.0, "1049.6ms"),  # integer digits kept, one decimal more
+        ("rate", 0.0009999, "<", 0.001, "0.09999%"),  # rates compare as printed, in percent
+        ("rps", 49.99999, ">=", 50.0, "49.99999/s"),
+        ("rps", 31.4, ">", 50.0, "31.4/s"),  # far from the threshold: 3 digits as ever
+        ("rps", 50.0, ">=", 50.0, "50/s"),  # on it for real
+        ("count", 3.0, "==", 0.0, "3"),
+        ("bool", True, "==", True, "true"),
+    ],
+)
+def test_fmt_observed_never_prints_a_value_on_the_wrong_side_of_its_threshold(
+    kind: str, value: float, op: str, threshold: float, text: str
+) -> None:
+    assert fmt_observed(kind, value, op, threshold) == text
+    if text != fmt_value(kind, value):  # the 3-digit figure was the misleading one
+        assert fmt_value(kind, value) in ("50/s", "500ms", "1050ms", "0.1%")
+
+
+def test_fmt_observed_of_no_data_or_an_unknown_operator_is_fmt_value() -> None:
+    assert fmt_observed("rps", None, ">=", 50.0) == "no data"
+    assert fmt_observed("rps", 49.98, "~", 50.0) == "50/s"

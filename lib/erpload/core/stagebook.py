@@ -30,7 +30,12 @@ VIEW_PREFIX = "stage:"  # Snapshot.views key of a stage's window (also the SLA w
 
 
 def encode(stats: RequestStats) -> dict[str, Any]:
-    """JSON/msgpack-ready form of one RequestStats (the exchange payload)."""
+    """Msgpack-ready form of one RequestStats (the exchange payload).
+
+    The histogram keeps its numeric bucket keys: msgpack keeps them (Locust unpacks with
+    strict_map_key=False), so the master copies them instead of parsing a string per bucket and
+    report (docs/performance.md "Master scale"); `decode` still reads string keys (a JSON copy).
+    """
     h = stats.histogram
     return {
         "method": stats.method,
@@ -38,7 +43,7 @@ def encode(stats: RequestStats) -> dict[str, Any]:
         "count": stats.count,
         "failures": stats.failures,
         "total_ms": stats.total_ms,
-        "histogram": h.to_dict(),
+        "histogram": dict(h.counts),
         "min": h.min,
         "max": h.max,
     }

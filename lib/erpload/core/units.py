@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import difflib
 import math
+import operator
 import re
 import reprlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 KINDS = ("latency", "rate", "rps", "count", "bool", "duration")
@@ -38,6 +39,14 @@ RATE_FIX = HINTS["rps"]
 SIZE_FIX = "Use bytes or a unit: 512KiB, 10MB, 1GiB (units: " + ", ".join(SIZES) + ")"
 MAX_DIGITS = 30  # longer numbers are typos or attacks; int('9' * 5000) alone is slow, float() overflows
 MAX_DURATION_S = 366 * 86400.0  # a year: longer is a unit mistake, and sums of such stay finite
+COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {  # an SLA rule's operator -> its test
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 _NUMBER = re.compile(r"(?P<num>-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*(?P<unit>.*)")  # ASCII digits only
 _DURATION = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 _DIGITS_FIX = f"Write at most {MAX_DIGITS} digits (a typo?)"
@@ -208,26 +217,44 @@ def parse_size(value: Any) -> int:
     return int(size)
 
 
-def fmt_num(x: float) -> str:
-    """3 significant digits, never dropping integer digits: 212, 31.4, 0.123, 1049."""
+def fmt_num(x: float, digits: int = 3) -> str:
+    """`digits` significant digits, never dropping integer digits: 212, 31.4, 0.123, 1049."""
     if x == 0 or not math.isfinite(x):
         return f"{x:g}"
-    decimals = max(0, 2 - math.floor(math.log10(abs(x))))
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
     text = f"{x:.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def fmt_value(kind: str, value: float | bool | None) -> str:
+def fmt_value(kind: str, value: float | bool | None, digits: int = 3) -> str:
     """A canonical value in its display unit: 212ms, 0.1%, 31.4/s, 12s, 3, true; None -> 'no data'."""
     if value is None:
         return "no data"
     if isinstance(value, bool) or kind == "bool":
         return str(bool(value)).lower()
     if kind == "rate":
-        return f"{fmt_num(value * 100)}%"
+        return f"{fmt_num(value * 100, digits)}%"
     if kind == "count":
-        return str(int(value)) if value == int(value) else fmt_num(value)
-    return fmt_num(value) + {"latency": "ms", "rps": "/s", "duration": "s"}.get(kind, "")
+        return str(int(value)) if value == int(value) else fmt_num(value, digits)
+    return fmt_num(value, digits) + {"latency": "ms", "rps": "/s", "duration": "s"}.get(kind, "")
+
+
+def fmt_observed(kind: str, value: float | bool | None, op: str, threshold: float | bool) -> str:
+    """`fmt_value` of an observed value beside its rule `op threshold`, with as many more significant
+    digits as it takes for the printed figure to sit on the verdict's side of the threshold and not
+    on it unless the value is: 49.98/s against `>= 50/s` (a FAIL), never "50/s", which reads as a pass.
+    """
+    compare = COMPARISONS.get(op)
+    if compare is None or value is None or isinstance(value, bool) or isinstance(threshold, bool):
+        return fmt_value(kind, value)
+    scale = 100.0 if kind == "rate" else 1.0  # rates print in percent: compare what is printed
+    exact, limit = float(value) * scale, float(threshold) * scale
+    holds = bool(compare(float(value), float(threshold)))
+    for digits in range(3, 18):  # 17 significant digits round-trip any float: the loop ends there
+        shown = float(fmt_num(exact, digits))
+        if bool(compare(shown, limit)) == holds and (shown != limit or exact == limit):
+            return fmt_value(kind, value, digits)
+    return fmt_value(kind, value, 17)
 
 
 def fmt_bound(bound: float | None) -> str:

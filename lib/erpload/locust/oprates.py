@@ -134,10 +134,14 @@ class OpRates:
         else:
             self._count(key, 2)
 
+    def paces(self, user: Any) -> bool:
+        """Whether the user's role is paced per operation now (its tasks run on tokens only)."""
+        return self.active and type(user).__name__ in self._roles
+
     def take(self, user: Any) -> bool | None:
         """None: no rate for the user's role; else block for a token and schedule its task (True) or end (False)."""
         role = type(user).__name__
-        if not self.active or role not in self._roles:
+        if not self.paces(user):
             return None
         if getattr(user, "_state", None) == LOCUST_STATE_STOPPING:
             return False
@@ -196,11 +200,7 @@ class OpRates:
             return self._publish(stages[index].name, rates, active=True, backlog=backlog, force=force)
 
         publish(True)  # before any user spawns
-        log.info(
-            "erpload: per-operation rates: pacing %s (backlog %d per role and process)",
-            ", ".join(keys),
-            backlog,
-        )
+        log.info("erpload: per-operation rates: pacing %s (backlog %d per role)", ", ".join(keys), backlog)
 
         def loop() -> None:
             last_sent = time.monotonic()

@@ -162,6 +162,17 @@ def _resource_options(parser: Any) -> None:
         help="a load generator whose event-loop lag p99 over 30 s exceeds this many ms makes the run "
         "INVALID (default 50; erpload.locust.looplag)",
     )
+    parser.add_argument(
+        "--gc-tuning",
+        default="on",
+        choices=("on", "off"),
+        env_var="ERPLOAD_GC_TUNING",
+        include_in_web_ui=False,
+        help="on (default): every process that runs users freezes what is alive after each spawn step "
+        "(gc.freeze) and raises the collector's thresholds, so garbage-collector pauses stop growing "
+        "with the users (more users per core under a low loop lag); off: Python's collector as is "
+        "(erpload.locust.gctune)",
+    )
 
 
 def _distributed_options(parser: Any) -> None:

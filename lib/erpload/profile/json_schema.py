@@ -4,14 +4,15 @@ Keys, required keys and enums come from where the checks read them: erpload.prof
 (TOP_KEYS, REQUIRED_KEYS, HOST_PATTERN, MAX_WEIGHT, SECTION_PARSERS), erpload.profile.load
 (OPTIONS, ALLOW), erpload.profile.stages
 (STAGE_KEYS, MAX_USERS), erpload.core.faultplan (ACTIONS, STEP_KEYS), erpload.sla (LONG_KEYS, OPS,
-the metric registry, PERCENTILE_RE) and erpload.core.units (PER, MAX_DURATION_S).
+SCOPE_KEYS, HTTP_METHODS, GROUP_NAME_RE, the metric registry, PERCENTILE_RE) and erpload.core.units (PER, MAX_DURATION_S).
 `erpload schema profile` prints it; profile.schema.json beside this module is the shipped copy
 (tests/unit/test_schemas.py regenerates it and fails when it is stale). In an editor:
 
     # yaml-language-server: $schema=<path or URL of profile.schema.json>
 
 What a schema cannot say stays with `erpload validate` (which has the last word): SLA thresholds and
-their units per metric, stage windows and role scopes naming this profile's stages and roles, ramps
+their units per metric, stage windows, role and group scopes naming this profile's stages, roles and
+groups, ramps
 that fit their stage, faults before the end, a year as the longest duration.
 """
 
@@ -30,9 +31,9 @@ from erpload.profile.capacity_spec import MODELS
 from erpload.profile.load import ALLOW, OPTIONS
 from erpload.profile.schema import HOST_PATTERN, MAX_WEIGHT, REQUIRED_KEYS, SECTION_PARSERS, TOP_KEYS
 from erpload.profile.stages import MAX_USERS, STAGE_KEYS
-from erpload.sla.grammar import LONG_KEYS
+from erpload.sla.grammar import LONG_KEYS, SCOPE_KEYS
 from erpload.sla.metrics import METRICS, PERCENTILE_RE, TARGET_RATE_RE
-from erpload.sla.terms import OPS
+from erpload.sla.terms import GROUP_NAME_RE, HTTP_METHODS, OPS
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 NUMBER = (
@@ -40,7 +41,6 @@ NUMBER = (
 )
 TEXT = {"type": "string", "pattern": r"\S"}
 FAULT_MS_MAX = 600_000  # erpload.core.faultplan.check_faults: ms in 0..600000, rate in 0..1
-SCOPE_KEYS = ("scope", "request", "role")  # a long-form rule gives at most one (erpload.sla.grammar)
 
 
 def _anycase(text: str) -> str:
@@ -148,6 +148,19 @@ def rule() -> dict[str, Any]:
     return {"anyOf": [{"type": "string", "pattern": anchored(short_rule())}, long_form]}
 
 
+def groups() -> dict[str, Any]:
+    """`groups:` NAME -> ["METHOD PATH", ...] (erpload.sla.terms.parse_groups): placeholders as [id]."""
+    methods = "|".join(_anycase(m) for m in HTTP_METHODS)
+    request = {"type": "string", "pattern": anchored(rf"\s*(?:{methods})\s+/[^{{}}]*")}
+    return {
+        "type": "object",
+        "minProperties": 1,
+        "propertyNames": {"pattern": anchored(rf"\s*{GROUP_NAME_RE.pattern}\s*")},
+        "additionalProperties": {"type": "array", "minItems": 1, "uniqueItems": True, "items": request},
+        "description": 'request groups for SLA rules: rps of group "NAME" >= 100',
+    }
+
+
 def stage(known_roles: Iterable[str]) -> dict[str, Any]:
     """One stage (erpload.profile.stages)."""
     props = {
@@ -223,6 +236,7 @@ def profile_schema(known_roles: Iterable[str] | None = None) -> dict[str, Any]:
         "roles": weights(roles),
         "stages": {"type": "array", "minItems": 1, "items": stage(roles)},
         "sla": _nullable({"type": "array", "items": rule()}),
+        "groups": _nullable(groups()),
         "options": _nullable({**section, "properties": {k: options[k] for k in OPTIONS}}),
         "allow": _nullable({**section, "properties": {k: options[k] for k in ALLOW}}),
         "faults": _nullable({"type": "array", "items": fault()}),

@@ -54,7 +54,8 @@ def parse_profile(
     if capacity is not None and capacity.is_open:  # judged per level: a breaking level drops iterations
         capacity = replace(capacity, dropped_allowed=allow["dropped_iterations"])
         allow["dropped_iterations"] = 1.0
-    sla_rules = c.sla(doc.get("sla"), roles or {}, stages)
+    groups = c.groups(doc.get("groups"))
+    sla_rules = c.sla(doc.get("sla"), roles or {}, stages, groups)
     if searched is not None:
         sla_rules, capacity = level_rules(c, sla_rules, capacity)
     faults = c.faults(doc.get("faults"), sum(s.get("duration_s", 0.0) for s in stages))
@@ -70,6 +71,7 @@ def parse_profile(
         stages=tuple(Stage(**s) for s in stages),
         sla=tuple(sla_rules),
         sla_raw=tuple(doc.get("sla") or ()),
+        groups={k: v for k, v in groups.items() if v},
         options=Options(stop_timeout_s=options["stop_timeout"], arrival_backlog=options["arrival_backlog"]),
         allow=Allow(**allow),
         source_path=source,

@@ -26,6 +26,9 @@ linearly from the previous stage's value (k6 semantics, Locust words); docs/prof
         rates: {PpicPlanner.plan_order: 50/s}   ROLE.TASK -> total rate, ramping like arrival_rate
         users: 60                       required: the pool; roles without rates keep their think time
     sla: [...]                          rules, parsed by erpload.sla.grammar.parse_rules
+    groups:                             named request sets for rules (`rps of group "writes" >= 100`):
+      writes: ["POST /production/cutting", "POST /production/work-orders/[id]/claim"]
+                                        each "METHOD PATH", as named in the stats (erpload.sla.terms)
     options: {stop_timeout: 30s, arrival_backlog: 2}
     allow: {dropped_iterations: 1%}     share of planned iterations that may be dropped
            {generator_saturation: true, under_delivery: true}   keep such runs valid (warn only)
@@ -94,6 +97,7 @@ class Profile:
     stages: tuple[Stage, ...]
     sla: tuple = ()  # erpload.sla.grammar.Rule objects
     sla_raw: tuple = ()
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # groups: name -> "METHOD PATH"s
     options: Options = field(default_factory=Options)
     allow: Allow = field(default_factory=Allow)
     source_path: str = ""

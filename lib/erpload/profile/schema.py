@@ -1,8 +1,8 @@
 """Profile schema checks (pure): every problem with where, the value got, and how to fix it.
 
 `Checker` collects problems while `erpload.profile.load` walks a document: the top level, role
-mixes, options/allow, SLA rules, faults, hot SKUs and the `api:` map file (checked by erpload.api)
-here; the stages in `erpload.profile.stages`.
+mixes, options/allow, request groups and SLA rules, faults, hot SKUs and the `api:` map file (checked
+by erpload.api) here; the stages in `erpload.profile.stages`.
 Nothing here raises on a bad value: a profile whose rules cannot be parsed, or whose SLA code cannot
 be imported, is an error, never a profile with fewer rules.
 """
@@ -20,7 +20,8 @@ from erpload.core.domain import USER_CLASSES
 from erpload.core.errors import Problem
 from erpload.core.faultplan import FaultStep, check_faults
 from erpload.core.units import DURATION_FIX, did_you_mean, parse_duration, parse_ratio, preview, preview_keys
-from erpload.sla.grammar import Rule, parse_rules
+from erpload.sla.grammar import Groups, Rule, parse_rules
+from erpload.sla.terms import parse_groups
 
 TOP_KEYS = (
     "name",
@@ -29,6 +30,7 @@ TOP_KEYS = (
     "roles",
     "stages",
     "sla",
+    "groups",
     "options",
     "allow",
     "faults",
@@ -139,11 +141,19 @@ class Checker:
                 self.add(f"{where}.{key}", f"invalid value (got {preview(raw[key])})", f"Use {fix}")
         return out
 
-    def sla(self, raw: Any, roles: Mapping[str, float], stages: list[dict]) -> list[Rule]:
-        """Parse the sla: list with erpload.sla.grammar; check stage windows and role scopes against the profile."""
+    def groups(self, raw: Any) -> dict[str, tuple[str, ...]]:
+        """`groups:`: named sets of requests ("METHOD PATH") an SLA rule scopes with `of group "NAME"`."""
+        groups, problems = parse_groups(raw, "groups")
+        self.problems += problems
+        return groups
+
+    def sla(
+        self, raw: Any, roles: Mapping[str, float], stages: list[dict], groups: Groups | None = None
+    ) -> list[Rule]:
+        """Parse the sla: list with erpload.sla.grammar; check stage windows, role and group scopes."""
         if raw is None:
             return []
-        rules, problems = parse_rules(raw, "sla")
+        rules, problems = parse_rules(raw, "sla", groups)
         self.problems += problems
         bad = {int(m.group(1)) for p in problems if (m := re.match(r"sla\[(\d+)\]", p.where))}
         good = [i for i in range(len(raw) if isinstance(raw, list) else 0) if i not in bad]

@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from erpload.core.units import fmt_bound, fmt_num, fmt_value
+from erpload.core.units import fmt_bound, fmt_num, fmt_observed, fmt_value
 from erpload.report.baseline_model import Comparison
 from erpload.report.baseline_table import render_table
 from erpload.report.markdown import cell
@@ -75,7 +75,7 @@ def _more(shown: int, total: int, what: str) -> list[str]:
 
 
 def _observed(s: SlaEntry) -> str:
-    return fmt_value(s.kind, s.observed) + fmt_bound(s.bound)
+    return fmt_observed(s.kind, s.observed, s.op, s.threshold) + fmt_bound(s.bound)
 
 
 def _rules_block(summary: RunSummary) -> _Block | None:

@@ -14,7 +14,7 @@ from html import escape
 from importlib import resources
 from string import Template
 
-from erpload.core.units import fmt_bound, fmt_num, fmt_value
+from erpload.core.units import fmt_bound, fmt_num, fmt_observed, fmt_value
 from erpload.report import (
     capacity_report,
     correctness_html,
@@ -68,7 +68,7 @@ def _sla(summary: RunSummary) -> str:
     rows = []
     for s in summary.sla:
         status = "PASS" if s.passed else "FAIL"
-        observed = fmt_value(s.kind, s.observed) + fmt_bound(s.bound)
+        observed = fmt_observed(s.kind, s.observed, s.op, s.threshold) + fmt_bound(s.bound)
         cells = [
             status,
             escape(s.name or s.rule),

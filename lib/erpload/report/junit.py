@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from erpload.core.units import fmt_value
+from erpload.core.units import fmt_observed, fmt_value
 from erpload.report.summary import RunSummary
 
 FILENAME = "junit.xml"
@@ -46,7 +46,7 @@ def render_junit(summary: RunSummary) -> str:
         )
         if not entry.passed:
             failures += 1
-            observed = fmt_value(entry.kind, entry.observed)
+            observed = fmt_observed(entry.kind, entry.observed, entry.op, entry.threshold)
             threshold = f"{entry.op} {fmt_value(entry.kind, entry.threshold)}"
             message = f"{entry.rule}: observed {observed}, threshold {threshold}"
             failure = ET.SubElement(case, "failure", message=_x(message), type="SLABreach")

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from erpload.core.units import fmt_bound, fmt_num, fmt_value
+from erpload.core.units import fmt_bound, fmt_num, fmt_observed, fmt_value
 from erpload.report import (
     capacity_report,
     correctness_report,
@@ -86,7 +86,7 @@ def _sla_section(summary: RunSummary) -> list[str]:
         [
             "✅ pass" if s.passed else "❌ FAIL",
             s.name or s.rule,
-            fmt_value(s.kind, s.observed) + fmt_bound(s.bound),
+            fmt_observed(s.kind, s.observed, s.op, s.threshold) + fmt_bound(s.bound),
             f"{s.op} {fmt_value(s.kind, s.threshold)}",
             s.detail,
         ]

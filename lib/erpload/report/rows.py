@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from erpload.core.units import fmt_bound, fmt_num, fmt_value
+from erpload.core.units import fmt_bound, fmt_num, fmt_observed, fmt_value
 from erpload.sla.evaluation import RuleResult
 
 AT_RISK_MARGIN = 0.10  # a passing rule within 10 % of its threshold is "at risk"
@@ -105,7 +105,9 @@ def sla_rows(results: Sequence[RuleResult], trip: Any = None, live: bool = True)
         rows.append(
             {
                 "rule": f"RUN STOPPED by live-abort rule {trip.rule.title} at {trip.at_s:.0f}s",
-                "observed": fmt_value(trip.rule.kind, trip.result.observed),
+                "observed": fmt_observed(
+                    trip.rule.kind, trip.result.observed, trip.rule.op, trip.rule.threshold
+                ),
                 "threshold": "",
                 "bound": "",
                 "state": ABORTED,
@@ -121,7 +123,7 @@ def sla_rows(results: Sequence[RuleResult], trip: Any = None, live: bool = True)
         rows.append(
             {
                 "rule": r.rule.title,
-                "observed": fmt_value(kind, r.observed),
+                "observed": fmt_observed(kind, r.observed, r.rule.op, r.rule.threshold),
                 "threshold": f"{r.rule.op} {fmt_value(kind, r.rule.threshold)}",
                 "bound": fmt_bound(r.bound).strip(" ()") or ("exact" if r.observed is not None else ""),
                 "state": state,

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
+from erpload.core.units import fmt_observed
+
 SATURATED_PERCENT = 85.0  # CPU % of one core from which a single-threaded process is the bottleneck
 ACHIEVED_SHARE = 0.95  # achieved / planned below this in a steady stage: the rate was missed
 HEADER = ["stage", "operation", "target", "planned/s", "achieved/s", "achieved", "dropped"]
@@ -176,7 +178,11 @@ def failed_throughput_rules(sla: Sequence[Any]) -> list[str]:
         ):
             continue
         observed = getattr(r, "observed", None)
-        seen = f"{observed:.1f}/s" if isinstance(observed, int | float) else "not measured"
+        seen = (
+            fmt_observed("rps", observed, str(getattr(r, "op", "")), getattr(r, "threshold", 0.0))
+            if isinstance(observed, int | float) and not isinstance(observed, bool)
+            else "not measured"
+        )
         window = getattr(r, "window", "all")
         out.append(
             f"{getattr(r, 'rule', metric)}{'' if window == 'all' else f' [{window}]'} (observed {seen})"

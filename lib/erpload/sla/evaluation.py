@@ -9,31 +9,25 @@ At `quitting` on the master (after the workers' final reports), the plugin calls
 During the run, `LiveAbortTracker(rules).check(now_s, snapshot)` returns a `Trip` once an
 `abort: true` rule has failed past its `after` grace for `for` seconds. `erpload.sla` lists
 these names with the grammar's.
+
+A rule on a request group (`rps of group "NAME"`) reads its members' requests in the rule's window as
+one RequestStats (counts summed, histograms merged); a member the whole run never requested fails it.
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from erpload.core.errors import ExitCode
 from erpload.core.histogram import bucket_bound
 from erpload.core.snapshot import RequestStats, Snapshot
-from erpload.core.units import closest, fmt_bound, fmt_value
+from erpload.core.units import COMPARISONS, closest, fmt_bound, fmt_observed, fmt_value
 from erpload.sla.grammar import Rule
 from erpload.sla.metrics import base_metric, metric_spec, percentile_of
 from erpload.sla.terms import HTTP_METHODS
 
-_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
+_OPS = COMPARISONS
 _MAX_KNOWN = 12  # names listed in a no-samples message
 
 
@@ -67,11 +61,50 @@ def _no_samples(rule: Rule, snap: Snapshot) -> str:
     elif rule.scope == "request":
         known, what, q = snap.labels(), "requests", '"'
         guess = _closest_request(rule.scope_value, snap)
+    elif rule.scope == "group":
+        where = f" in window {rule.window}" if rule.window != "all" else ""
+        return f"observed no samples for {rule.scope_text} ({', '.join(rule.members)}){where}"
     else:
         return "observed no samples: no request was recorded"
-    listed = ", ".join(known[:_MAX_KNOWN]) + (f", … ({len(known)} in all)" if len(known) > _MAX_KNOWN else "")
-    text = f"observed no samples for {rule.scope_text}; known {what}: {listed or 'none'}"
+    text = f"observed no samples for {rule.scope_text}; known {what}: {_listed(known)}"
     return text + (f"; did you mean {q}{guess}{q}?" if guess else "")
+
+
+def _listed(known: list[str]) -> str:
+    """Up to _MAX_KNOWN names, then how many in all."""
+    text = ", ".join(known[:_MAX_KNOWN]) + (f", … ({len(known)} in all)" if len(known) > _MAX_KNOWN else "")
+    return text or "none"
+
+
+def _unseen_members(rule: Rule, run: Snapshot) -> str | None:
+    """Why a group cannot be judged: requests of it this run never made (a typo in one member must
+    not pass on the others' counts), with the known requests and a did-you-mean; None when all were made."""
+    seen = {s.label for s in run.requests.values() if s.count}
+    unseen = [m for m in rule.members if m not in seen]
+    if not unseen:
+        return None
+    names = ", ".join(f'"{m}"' for m in unseen)
+    text = f"observed no samples for {names} of {rule.scope_text}; known requests: {_listed(run.labels())}"
+    guesses = [(m, g) for m in unseen if (g := _closest_request(m, run))]
+    hints = "; ".join(
+        f'did you mean "{g}"' + (f' for "{m}"' if len(unseen) > 1 else "") + "?" for m, g in guesses
+    )
+    return text + (f"; {hints}" if hints else "")
+
+
+def _group_stats(rule: Rule, snap: Snapshot) -> RequestStats:
+    """A group's requests as one: counts and failures summed, latency histograms merged (exact:
+    the buckets add); a member not requested in this window adds nothing."""
+    parts = [s for s in snap.requests.values() if s.label in rule.members]
+    out = RequestStats("", rule.scope_text)
+    for part in parts:
+        out = out.merge(part)
+    h = out.histogram  # a window's histogram forgets min/max: another member's is not the group's
+    if any(p.histogram.count and p.histogram.min is None for p in parts):
+        h.min = None
+    if any(p.histogram.count and p.histogram.max is None for p in parts):
+        h.max = None
+    return out
 
 
 def _scope_stats(rule: Rule, snap: Snapshot) -> RequestStats | None:
@@ -79,6 +112,8 @@ def _scope_stats(rule: Rule, snap: Snapshot) -> RequestStats | None:
         return snap.find_request(rule.scope_value)
     if rule.scope == "role":
         return snap.roles.get(rule.scope_value)
+    if rule.scope == "group":
+        return _group_stats(rule, snap)
     return snap.total_stats()
 
 
@@ -116,6 +151,9 @@ def evaluate_rule(
             known = ", ".join(sorted(snapshot.extra)) or "none"
             return RuleResult(rule, None, False, f"not measured: no {key} in this run (measured: {known})")
         return _judge(rule, kind, value, None, 0)
+    unseen = _unseen_members(rule, snapshot) if rule.scope == "group" else None
+    if unseen:  # judged on the whole run: a member may rightly be absent from one window
+        return RuleResult(rule, None, False, unseen)
     snap = snapshot if rule.window == "all" else (windows or {}).get(rule.window)
     if snap is None:
         known = ", ".join(sorted({"all", *(windows or {})}))
@@ -147,7 +185,7 @@ def _intended(rule: Rule, snapshot: Snapshot) -> RuleResult:
 
 def _judge(rule: Rule, kind: str, value: float | bool, bound: float | None, samples: int) -> RuleResult:
     passed = bool(_OPS[rule.op](value, rule.threshold))
-    detail = f"observed {fmt_value(kind, value)}{fmt_bound(bound)}"
+    detail = f"observed {fmt_observed(kind, value, rule.op, rule.threshold)}{fmt_bound(bound)}"
     if not passed:
         detail += f", threshold {rule.op} {fmt_value(kind, rule.threshold)}"
     if rule.window != "all":

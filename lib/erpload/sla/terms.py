@@ -1,7 +1,9 @@
-"""The SLA grammar's terms (pure): metric, operator, scope, threshold, window, duration.
+"""The SLA grammar's terms (pure): metric, operator, scope, request groups, threshold, window, duration.
 
 Each check adds its problem (where, what with the value got, how to fix) to a `Collector` and
 returns the term, or None; `erpload.sla.grammar` puts the terms together into a `Rule`.
+`parse_groups` reads a profile's `groups:` ({NAME: ["METHOD PATH", ...]}), the named request sets a
+rule scopes with `of group "NAME"` (k6's thresholds on tagged sub-metrics, as a union of requests).
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from erpload.sla.metrics import PERCENTILE_RE, known_metrics, metric_spec
 OPS = ("<", "<=", ">", ">=", "==", "!=")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 WINDOWS = ("all", "steady", "stage:NAME")
+# a group name: no quotes (it is quoted in a rule) and no <>=! (the short form's operator), 1-100 chars
+GROUP_NAME_RE = re.compile(r"""[^\s"'<>=!](?:[^"'<>=!]{0,98}[^\s"'<>=!])?""")
+GROUP_EXAMPLE = (
+    "e.g. groups: {work-order updates: ['POST /production/cutting', "
+    "'POST /production/work-orders/[id]/claim']}"
+)
 
 
 class Collector:
@@ -73,6 +81,20 @@ def parse_scope(text: str, c: Collector, field: str) -> tuple[str | None, str]:
             return None, ""
         method, _, rest = label.partition(" ")
         return "request", f"{method.upper()} {rest}" if rest and method.upper() in HTTP_METHODS else label
+    g = re.fullmatch(r"group[\s:]+(.*)", text, re.S)
+    if g:
+        name = g.group(1).strip()
+        if len(name) >= 2 and name[0] in "\"'" and name[-1] == name[0]:
+            name = name[1:-1]
+        name = " ".join(name.split())
+        if not GROUP_NAME_RE.fullmatch(name):
+            c.add(
+                f"bad group name {preview(name)}",
+                'Name a group of this profile\'s groups:, e.g. group "writes"',
+                field,
+            )
+            return None, ""
+        return "group", name
     m = re.fullmatch(r"role[\s:]+(\S+)", text)
     if m:
         if not m.group(1).isidentifier():
@@ -90,10 +112,91 @@ def parse_scope(text: str, c: Collector, field: str) -> tuple[str | None, str]:
         return parse_scope(f'"{text}"', c, field)
     c.add(
         f"unknown scope {preview(text)}",
-        f'For a user class write: role {preview(text)[1:-1]}; for a request quote it: "GET /path"',
+        f'For a user class write: role {preview(text)[1:-1]}; for a request quote it: "GET /path"; '
+        'for a request group: group "NAME"',
         field,
     )
     return None, ""
+
+
+def group_members(
+    name: str, groups: Mapping[str, tuple[str, ...]] | None, c: Collector, field: str
+) -> tuple[str, ...] | None:
+    """The requests of group `name` (a key of the profile's `groups:`), or None with the problem added."""
+    known = sorted(groups or {})
+    if name not in known:
+        fix = (
+            f"{did_you_mean(name, known)}Known groups: {', '.join(known)}"
+            if known
+            else (f"This profile has no groups: define it, {GROUP_EXAMPLE}")
+        )
+        c.add(f"unknown group {preview(name)}", fix, field)
+        return None
+    members = (groups or {})[name]
+    if not members:
+        c.add(
+            f"group {preview(name)} has no valid requests",
+            f"Fix groups.{name} (its problems are listed)",
+            field,
+        )
+        return None
+    return tuple(members)
+
+
+def request_label(text: str) -> str | None:
+    """'post  /x/[id]' -> 'POST /x/[id]' (a stats name "METHOD PATH"); None when it is not one."""
+    method, _, rest = " ".join(text.split()).partition(" ")
+    return f"{method.upper()} {rest}" if method.upper() in HTTP_METHODS and rest.startswith("/") else None
+
+
+def parse_groups(raw: Any, where: str = "groups") -> tuple[dict[str, tuple[str, ...]], list[Problem]]:
+    """`groups:` -> {name: ("METHOD PATH", ...)}; a group with problems maps to (); ALL problems."""
+    c = Collector(where)
+    if raw is None:
+        return {}, []
+    if not isinstance(raw, Mapping) or not raw:
+        c.add(f"must map group names to lists of requests (got {preview(raw)})", GROUP_EXAMPLE)
+        return {}, c.problems
+    out: dict[str, tuple[str, ...]] = {}
+    for key, members in raw.items():
+        name = " ".join(key.split()) if isinstance(key, str) else ""
+        field = name or preview(key)
+        if not GROUP_NAME_RE.fullmatch(name):
+            c.add(f"bad group name {preview(key)}", "1-100 characters, no quotes and none of < > = !", field)
+            continue
+        if name in out:
+            c.add(f"group {preview(name)} is defined twice", "Give each group one entry", field)
+            continue
+        out[name] = _members(members, c, field)
+    return out, c.problems
+
+
+def _members(raw: Any, c: Collector, field: str) -> tuple[str, ...]:
+    """A group's requests as stats labels ("METHOD PATH", method upper-cased); () when any is wrong."""
+    if not isinstance(raw, list) or not raw:
+        c.add(f'must list at least one request "METHOD PATH" (got {preview(raw)})', GROUP_EXAMPLE, field)
+        return ()
+    labels: list[str] = []
+    for i, item in enumerate(raw):
+        label = request_label(item) if isinstance(item, str) else None
+        if label is None:
+            c.add(
+                f'not a request "METHOD PATH" (got {preview(item)})',
+                f'Write e.g. "POST /production/cutting"; METHOD one of {", ".join(HTTP_METHODS)}',
+                f"{field}[{i}]",
+            )
+        elif "{" in label or "}" in label:
+            fixed = label.replace("{", "[").replace("}", "]")
+            c.add(
+                f"path placeholders are written [name] in stats names (got {preview(item)})",
+                f"Write {preview(fixed)}",
+                f"{field}[{i}]",
+            )
+        elif label in labels:
+            c.add(f"lists {preview(label)} twice", "List each request once", f"{field}[{i}]")
+        else:
+            labels.append(label)
+    return tuple(labels) if len(labels) == len(raw) else ()
 
 
 def check_scope_allowed(metric: str | None, scope: str | None, c: Collector, field: str) -> None:

@@ -26,7 +26,7 @@ from erpload.users.api import api_for
 from erpload.users.checks import PROBE_SUFFIX, Probe, guard
 from erpload.users.credentials import Credential, pool
 from erpload.users.opspec import MISFIT, encode_json, spec_of
-from erpload.users.pacing import CONTROL, paced
+from erpload.users.pacing import CONTROL, paced, start_paced
 from erpload.users.settings import current
 from erpload.users.stock import ADJUST_NAME, adjust_stock
 from erpload.users.transport import ACCEPT_ENCODING, ENCODINGS, session_for
@@ -91,6 +91,7 @@ class ErpUser(FastHttpUser):
 
     def on_start(self) -> None:
         """Take the next account of this role, log in, and load the profile (operation `me`)."""
+        start_paced(self)  # a role paced per operation (`rates:`) starts on a token, not a random task
         try:
             self.credential = self._take_credential()
         except ConfigError as e:  # counted once per user; logged once per role

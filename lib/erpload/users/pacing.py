@@ -4,9 +4,15 @@
 next iteration starts at once) and otherwise returns the wrapped think time, or the run's
 ERPLOAD_THINK_TIME override. `ErpUser` wraps every subclass's own `wait_time` with it.
 
+Locust picks a user's first task at random right after `on_start`, before any wait_time: so a role
+paced per operation (a profile's `rates:`) would start with one unpaced task. `start_paced(user)`,
+called from `ErpUser.on_start`, queues a first step that sends nothing; the wait after it takes the
+first token, whose operation runs next.
+
 The tokens come from whatever `erpload.locust.arrival.install_arrival` attached to the user's
-Environment as `environment.erpload_arrival` (anything with `take(user) -> bool`): this package sits
-below erpload.locust and never imports it.
+Environment as `environment.erpload_arrival` (anything with `take(user) -> bool`), and the
+per-operation rates from `environment.erpload_rates` (`take(user) -> bool | None`, `paces(user) -> bool`,
+erpload.locust.oprates): this package sits below erpload.locust and never imports it.
 """
 
 from __future__ import annotations
@@ -49,6 +55,19 @@ def paced(wait_time: WaitTime) -> WaitTime:
     wait.wrapped = wait_time  # type: ignore[attr-defined]
     wait.__doc__ = f"paced({getattr(wait_time, '__qualname__', wait_time)!s})"
     return wait
+
+
+def start_paced(user: Any) -> None:
+    """From on_start: a user whose role is paced per operation begins with a wait for a token, not a random task."""
+    rates = getattr(getattr(user, "environment", None), RATES_ATTR, None)
+    taskset = getattr(user, "_taskset_instance", None)
+    if rates is None or taskset is None or not rates.paces(user):
+        return
+    taskset.schedule_task(await_token, first=True)
+
+
+def await_token(user: Any) -> None:
+    """The first step of a rates-paced user: sends nothing; the wait_time after it takes the first token."""
 
 
 def _took_token(user: Any) -> bool:
