@@ -24,7 +24,7 @@ and cyclic garbage is collected less often (a soak of hours was not measured yet
 is the way back). At test_stop the thresholds go back and the permanent generation is released (a
 later run, in the web UI, starts from a collector that can free this run's users; with Locust's
 `--processes`, its fork-time freeze is released too). The figures that chose these settings:
-docs/performance.md, "Update 2026-11-30: users per core with GC tuning".
+docs/performance.md, "Update 2026-11-29, late night: users per core with GC tuning".
 """
 
 from __future__ import annotations
