@@ -16,6 +16,8 @@ measures, each run bounded, every child process stopped by PID:
                  workers at 50 % of one core (only with --only master)         goal >= 100
     growth       p95 per endpoint of the reference ERP at 10k/100k/1M orders x 10/100/1,000 users,
                  fitted growth per endpoint (only with --only growth: it seeds up to 1M orders)
+    gc_soak      RSS over a long run, --gc-tuning on vs off side by side (two processes at once),
+                 MB per 10 min (only with --only gc_soak)
 
 Prints a table of figures and ratios and writes bench/results/bench-<time>.json (and latest.json).
 See docs/performance.md for what each figure means and the last measured values.
@@ -41,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from erpbench import (  # noqa: E402
     BENCH_DIR,
     RESULTS_DIR,
+    gc_soak,
     growth,
     memory,
     overhead,
@@ -54,7 +57,7 @@ from erpbench.procs import cpu_count  # noqa: E402
 from erpbench.report import machine, now_iso, print_table, write_results  # noqa: E402
 
 SECTIONS = ("overhead", "memory", "scaleout", "percentiles", "history")
-EXTRA_SECTIONS = ("growth", "users_per_core", "master")  # run only when named in --only
+EXTRA_SECTIONS = ("growth", "users_per_core", "master", "gc_soak")  # run only when named in --only
 
 
 def log(text: str) -> None:
@@ -153,6 +156,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="users_per_core: also run the 'freeze' variant (same as adding freeze to --upc-variants)",
     )
+    ap.add_argument("--soak-users", type=int, default=2000, help="gc_soak: users per process (default 2000)")
+    ap.add_argument(
+        "--soak-minutes", type=float, default=12.0, help="gc_soak: minutes the users run (default 12)"
+    )
+    ap.add_argument("--soak-spawn-rate", type=int, default=500, help="gc_soak: users/s (default 500)")
     ap.add_argument("--master-workers", type=int, default=100, help="master: simulated workers (default 100)")
     ap.add_argument("--master-reports", type=int, default=10, help="master: reports per worker (default 10)")
     ap.add_argument("--master-rps", type=float, default=300.0, help="master: req/s per worker (default 300)")
@@ -176,6 +184,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         )
     args.growth_sizes = _counts(ap, "--growth-sizes", args.growth_sizes)
     args.growth_users = _counts(ap, "--growth-users", args.growth_users)
+    if args.soak_users < 1 or args.soak_minutes < 1 or args.soak_spawn_rate < 1:
+        ap.error(
+            f"gc_soak: --soak-users {args.soak_users}, --soak-minutes {args.soak_minutes:g}, "
+            f"--soak-spawn-rate {args.soak_spawn_rate}: each must be >= 1 (e.g. --soak-users 300 --soak-minutes 1)"
+        )
     for role in (r.strip() for r in args.growth_exclude.split(",") if r.strip()):
         if role not in growth.SMOKE_MIX:
             near = difflib.get_close_matches(role, growth.SMOKE_MIX, n=1)
@@ -277,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     work = Path(tempfile.mkdtemp(prefix="erpload-bench-"))
     needs_nginx = any(
-        s in args.sections for s in ("overhead", "memory", "scaleout", "percentiles", "users_per_core")
+        s in args.sections
+        for s in ("overhead", "memory", "scaleout", "percentiles", "users_per_core", "gc_soak")
     )
     target: NginxTarget | None = None
     code = 0
@@ -353,6 +367,23 @@ def main(argv: list[str] | None = None) -> int:
                 log=log,
             )
             target.pin(None)
+        if "gc_soak" in args.sections and target is not None:
+            log(
+                f"gc_soak: {args.soak_users} role users x 2 processes at once (--gc-tuning on / off) on CPU "
+                f"{locust_cpu}, nginx on CPU {nginx_cpu}, {args.soak_minutes:g} min at the shipped think times"
+            )
+            target.pin(nginx_cpu)
+            results["gc_soak"] = gc_soak.measure(
+                target,
+                users=args.soak_users,
+                minutes=args.soak_minutes,
+                spawn_rate=args.soak_spawn_rate,
+                cpus=locust_cpu,
+                work=work,
+                log=log,
+            )
+            target.pin(None)
+            code = 1 if results["gc_soak"]["verdict"]["status"] == "INVALID" else code
         if "master" in args.sections:
             results["master"] = run_master_scale(args, work)
         if "memory" in args.sections and target is not None:

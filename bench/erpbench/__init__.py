@@ -8,6 +8,7 @@ Modules:
     overhead, memory, scaleout, percentiles, history - the five measurements
     users_per_core - role users one worker core holds with loop-lag p99 < 5 ms (--only users_per_core)
     master_scale   - master CPU per worker report, workers at 50 % of a core (--only master)
+    gc_soak        - RSS over time, --gc-tuning on and off side by side (--only gc_soak)
     profiling  - py-spy on one overhead run (optional, --profile)
     report     - the printed table and the JSON results
 """
