@@ -26,7 +26,7 @@ import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from helpers import FAST_THINK, PY, ROOT, Target, free_port, write_profile
+from helpers import FAST_THINK, PY, ROOT, JsonHandler, Target, free_port, write_profile
 
 pytestmark = pytest.mark.e2e
 
@@ -380,18 +380,7 @@ class FakeGitLab:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _answer(self, status: int, body: object) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
@@ -403,7 +392,7 @@ class FakeGitLab:
                     self.end_headers()
                     self.wfile.write(body)
                 else:
-                    self._answer(status, body)
+                    self.send_json(status, body)
 
             do_GET = do_POST = do_PUT = _handle
 
