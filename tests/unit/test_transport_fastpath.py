@@ -45,6 +45,11 @@ class _Stub(JsonHandler):
             self.send_header("Location", "/echo")
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif self.path == "/set-cookie":  # a session-cookie ERP's login answer
+            self.send_response(200)
+            self.send_header("Set-Cookie", "sid=s3cr3t; Path=/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path == "/missing":
             self.send_json(404, {"error": "not_found"})
         else:
@@ -134,6 +139,21 @@ def test_one_pass_request_reports_and_sends_what_locusts_does(
     }
     assert sent_b["headers"]["Accept-Encoding"] == ENCODINGS
     assert len(IN_FLIGHT) == 0
+
+
+def test_cookies_are_kept_and_sent_as_locusts_jar_does(url: str) -> None:
+    """The quiet jar skips only work that would do nothing: a Set-Cookie is stored and sent back."""
+    _, theirs, ours = _sessions(url)
+    sent = []
+    for session in (theirs, ours):
+        _Stub.seen.clear()
+        session.request("GET", "/echo")  # empty jar: no Cookie header
+        session.request("GET", "/set-cookie")
+        session.request("GET", "/echo")
+        sent.append([seen["headers"].get("Cookie") for seen in _Stub.seen])
+    assert sent[0] == sent[1] == [None, None, "sid=s3cr3t"]
+    assert [c.name for c in ours.cookiejar] == ["sid"]
+    assert ours.client.cookiejar is ours.cookiejar
 
 
 def test_catch_response_reports_once_on_exit_with_the_manual_verdict(url: str) -> None:
