@@ -14,11 +14,20 @@ from typing import Any
 
 import gevent
 import pytest
-from locust.contrib.fasthttp import FastHttpSession, ResponseContextManager
+from geventhttpclient.url import URL
+from locust.contrib.fasthttp import FastHttpSession, FastRequest, ResponseContextManager
 from locust.event import EventHook
 
 from erpload.users.inflight import GRACE_S, IN_FLIGHT, InFlightAtStop
-from erpload.users.transport import ACCEPT_ENCODING, ENCODINGS, BodyTooLarge, DeadlineExceeded, ErpSession
+from erpload.users.transport import (
+    ACCEPT_ENCODING,
+    ENCODINGS,
+    BodyTooLarge,
+    CachedURLRequest,
+    DeadlineExceeded,
+    ErpSession,
+    ParsedURL,
+)
 
 from helpers import JsonHandler, stub_server
 
@@ -208,3 +217,26 @@ def test_a_stopped_users_request_is_a_failure_in_flight_at_stop(url: str) -> Non
     assert event["name"] == "slow one" and event["context"] == {"role": "Stub"}
     assert isinstance(event["exception"], InFlightAtStop)
     assert str(event["exception"]).startswith("in flight at stop: no complete response after 1 s")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "http://127.0.0.1:8089/production/work-orders?status=open&page=2",
+        "http://[::1]/a b;x?q=1#frag",
+        "https://erp.example:8443/api/v1/ppic/orders/MO-1/",
+        "http://127.0.0.1",
+    ],
+)
+def test_parsed_url_reads_what_geventhttpclients_url_computes(raw: str) -> None:
+    theirs, ours = URL(raw), ParsedURL(raw)
+    for part in ("scheme", "netloc", "host", "port", "request_uri", "quoted_uri", "query"):
+        assert getattr(ours, part) == getattr(theirs, part), part
+    assert str(ours) == str(theirs) and ours == theirs
+    cached = CachedURLRequest(raw)
+    plain = FastRequest(raw)
+    for attr in ("url", "type", "host", "selector"):
+        assert getattr(cached, attr) == getattr(plain, attr), attr
+    assert CachedURLRequest(raw).url_split is cached.url_split  # parsed once per string
+    with_params = CachedURLRequest(raw, params={"page_size": 50})
+    assert with_params.url_split.query == FastRequest(raw, params={"page_size": 50}).url_split.query

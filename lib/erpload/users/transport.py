@@ -25,10 +25,12 @@ from typing import Any
 import gevent
 from gevent import get_hub, getcurrent
 from geventhttpclient.client import HTTPClientPool
+from geventhttpclient.url import URL
 from locust.contrib.fasthttp import (
     FAILURE_EXCEPTIONS,
     ErrorResponse,
     FastHttpSession,
+    FastRequest,
     LocustBadStatusCode,
     ResponseContextManager,
     _construct_basic_auth_str,
@@ -54,6 +56,48 @@ class DeadlineExceeded(TransportFailure):
 
 class _DeadlineHit(BaseException):
     """Raised by the deadline timer; a BaseException so no library handler swallows or retries it."""
+
+
+URL_CACHE_MAX = 4096  # distinct URL strings kept parsed (ids make many); the cache is emptied when full
+
+
+class ParsedURL(URL):
+    """geventhttpclient's immutable URL with the parts each request reads computed once, not per read.
+
+    Every request reads `host` and `port` (the connection pool's key; each read parses the netloc
+    again in urllib) and `quoted_uri` (percent-encoding the path again). The values are the base
+    class's own, computed by its properties at construction (tests/unit/test_transport_fastpath.py).
+    """
+
+    __slots__ = ("host", "port", "request_uri", "quoted_uri")
+
+    def __init__(self, url: Any = "", params: Any = None) -> None:
+        super().__init__(url, params)
+        self.host = URL.host.fget(self)  # type: ignore[attr-defined,misc]
+        self.port = URL.port.fget(self)  # type: ignore[attr-defined,misc]
+        self.request_uri = URL.request_uri.fget(self)  # type: ignore[attr-defined,misc]
+        quoted = getattr(URL, "quoted_uri", None)  # geventhttpclient >= 2.3.4
+        self.quoted_uri = quoted.fget(self) if quoted is not None else self.request_uri  # type: ignore[misc]
+
+
+_URLS: dict[str, ParsedURL] = {}
+
+
+class CachedURLRequest(FastRequest):
+    """Locust's request whose URL, when given as a string without `params`, is parsed once per string."""
+
+    def set_url(self, url: Any, params: Any = None) -> None:
+        """CompatRequest.set_url, from the cache when it can be: the same attributes, the same values."""
+        if params is not None or type(url) is not str:
+            super().set_url(url, params=params)
+            return
+        split = _URLS.get(url)
+        if split is None:
+            if len(_URLS) >= URL_CACHE_MAX:
+                _URLS.clear()
+            split = _URLS[url] = ParsedURL(url)
+        self.url, self.url_split = url, split
+        self.type, self.host, self.selector = split.scheme, split.netloc, split.request_uri or "/"
 
 
 class QuietCookieJar(CookieJar):
@@ -85,6 +129,7 @@ class ErpSession(FastHttpSession):
     def __init__(self, *args: Any, total_timeout: float, max_body: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cookiejar = self.client.cookiejar = QuietCookieJar()  # before any request: nothing to carry over
+        self.client.request_type = CachedURLRequest
         self.total_timeout = total_timeout
         self.max_body = max_body
         self._limit = max_body + HEADER_ALLOWANCE
