@@ -23,11 +23,10 @@ from erpload.users.transport import (
     ACCEPT_ENCODING,
     ENCODINGS,
     BodyTooLarge,
-    CachedURLRequest,
     DeadlineExceeded,
     ErpSession,
-    ParsedURL,
 )
+from erpload.users.useragent import CachedURLRequest, ParsedURL
 
 from helpers import JsonHandler, stub_server
 

@@ -14,12 +14,13 @@ Built from a document that `erpload.api.load` has validated; `from_dict` trusts 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from erpload.api.paths import get_path, placeholders, rename_fields, stats_name  # also imported from here
+from erpload.api.paths import get_parts, get_path, placeholders, renamer, stats_name
+from erpload.api.paths import rename_fields as rename_fields  # re-exported (as are get_path, stats_name)
 from erpload.core.units import parse_duration
 
 # Operations whose answer is a list envelope (normalised to {"items": [...], "total": N}).
@@ -154,18 +155,29 @@ class ApiMap:
 
     def response(self, op: Operation, body: Any) -> tuple[Any, str | None]:
         """The ERP's answer in canonical shape, or (None, what does not fit the map)."""
+        return self.reader(op)(body)
+
+    def reader(self, op: Operation) -> Callable[[Any], tuple[Any, str | None]]:
+        """`response` for one operation, its envelope paths and renames prepared once (per answer: the call)."""
+        rename = renamer(op.response_fields)
         if not op.is_list:
-            return rename_fields(body, op.response_fields), None
-        found, items = get_path(body, self.lists.items)
-        if not found or not isinstance(items, list):
-            return None, f"no list at {self.lists.items!r} (the API map's lists.items)"
-        out: dict[str, Any] = {"items": [rename_fields(i, op.response_fields) for i in items]}
-        if self.lists.total is not None:
-            found, total = get_path(body, self.lists.total)
-            if not found:
-                return None, f"no total at {self.lists.total!r} (the API map's lists.total)"
-            out["total"] = total
-        return out, None
+            return lambda body: (rename(body), None)
+        items_at, total_at = self.lists.items, self.lists.total
+        items_path, total_path = tuple(items_at.split(".")), tuple((total_at or "").split("."))
+        renames = bool(op.response_fields)
+
+        def read(body: Any) -> tuple[Any, str | None]:
+            found, items = get_parts(body, items_path)
+            if not found or not isinstance(items, list):
+                return None, f"no list at {items_at!r} (the API map's lists.items)"
+            out: dict[str, Any] = {"items": [rename(i) for i in items] if renames else items}
+            if total_at is not None:
+                found, out["total"] = get_parts(body, total_path)
+                if not found:
+                    return None, f"no total at {total_at!r} (the API map's lists.total)"
+            return out, None
+
+        return read
 
     # -- login -------------------------------------------------------------------------------------
     def login_payload(self, username: str, password: str) -> dict[str, str]:

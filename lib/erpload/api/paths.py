@@ -1,12 +1,13 @@
 """Path templates and dotted field paths (pure): the small string and dict helpers of the API map.
 
 `stats_name` and `placeholders` read path templates (`/qc/tests/{id}/result`); `get_path` and
-`rename_fields` read and move dotted fields (`meta.total`) inside JSON answers.
+`rename_fields` read and move dotted fields (`meta.total`) inside JSON answers (`get_parts` and
+`renamer`: the same with the paths split once, for what runs on every answer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
@@ -27,15 +28,20 @@ def placeholders(path: str) -> tuple[str, ...]:
 
 def get_path(body: Any, dotted: str) -> tuple[bool, Any]:
     """(found, value) of a dotted path ("meta.total") inside nested objects."""
-    for part in dotted.split("."):
+    return get_parts(body, dotted.split("."))
+
+
+def get_parts(body: Any, parts: Sequence[str]) -> tuple[bool, Any]:
+    """`get_path` with the path already split (`("meta", "total")`): for paths read on every answer."""
+    for part in parts:
         if not isinstance(body, dict) or part not in body:
             return False, None
         body = body[part]
     return True, body
 
 
-def _set_path(body: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
+def _set_path(body: dict[str, Any], parts: Sequence[str], value: Any) -> None:
+    *parents, last = parts
     for part in parents:
         if part not in body:
             body[part] = {}  # our parent object where the ERP has none (stock.quantity from inventory.qty)
@@ -46,8 +52,8 @@ def _set_path(body: dict[str, Any], dotted: str, value: Any) -> None:
     body[last] = value
 
 
-def _pop_path(body: Any, dotted: str) -> tuple[bool, Any]:
-    *parents, last = dotted.split(".")
+def _pop_path(body: Any, parts: Sequence[str]) -> tuple[bool, Any]:
+    *parents, last = parts
     for part in parents:
         if not isinstance(body, dict) or not isinstance(body.get(part), dict):
             return False, None
@@ -59,14 +65,33 @@ def _pop_path(body: Any, dotted: str) -> tuple[bool, Any]:
 
 def rename_fields(body: Any, renames: Mapping[str, str]) -> Any:
     """Copy of `body` with each of the ERP's dotted fields (values of `renames`) moved to our name (keys)."""
-    if not renames or not isinstance(body, dict):
-        return body
-    out = _deep_copy_dicts(body)
-    for ours, theirs in renames.items():
-        found, value = _pop_path(out, theirs)
-        if found:
-            _set_path(out, ours, value)
-    return out
+    return renamer(renames)(body)
+
+
+def renamer(renames: Mapping[str, str]) -> Callable[[Any], Any]:
+    """`rename_fields` for one rename table, its dotted paths split once (an operation's answers, per item).
+
+    No renames: the identity (the answer is already ours, nothing is copied).
+    """
+    if not renames:
+        return _same
+    moves = tuple((tuple(ours.split(".")), tuple(theirs.split("."))) for ours, theirs in renames.items())
+
+    def rename(body: Any) -> Any:
+        if not isinstance(body, dict):
+            return body
+        out = _deep_copy_dicts(body)
+        for ours, theirs in moves:
+            found, value = _pop_path(out, theirs)
+            if found:
+                _set_path(out, ours, value)
+        return out
+
+    return rename
+
+
+def _same(body: Any) -> Any:
+    return body
 
 
 def _deep_copy_dicts(body: Any) -> Any:

@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - orjson is a dependency; kept for a bar
 from locust.contrib.fasthttp import LocustBadStatusCode, ResponseContextManager
 
 from erpload.core.redact import scrub
-from erpload.users.checks import has_field
+from erpload.users.checks import missing_fields
 from erpload.users.pacing import CONTROL
 
 # the ERP's answer -> (canonical answer, None) or (None, what does not fit the API map, with where to fix it)
@@ -61,23 +61,24 @@ def check_answer(
                 expected = "/".join(map(str, expect))
                 resp.failure(f"HTTP {status} (expected {expected}): {evidence(resp)}")
             return None
+        content = resp.content
         try:
-            body = loads(resp.content)
+            body = _fast_loads(content)  # `loads`, inlined: this runs on every answer
         except (ValueError, TypeError):
-            resp.failure(f"body is not JSON (HTTP {status}): {evidence(resp)}")
-            return None
+            try:
+                body = _std_loads(content)
+            except (ValueError, TypeError):
+                resp.failure(f"body is not JSON (HTTP {status}): {evidence(resp)}")
+                return None
         if shape is not None:
             body, misfit = shape(body)
             if misfit:
                 resp.failure(f"{misfit} (HTTP {status}): {evidence(resp)}")
                 return None
-        if required:
-            missing = [f for f in required if not has_field(body, f)]
-            if missing:
-                resp.failure(f"missing {', '.join(missing)} (HTTP {status}): {evidence(resp)}")
-                return None
-        problem = validate(body) if validate else None
-        if problem:
+        if required and (missing := missing_fields(body, required)):
+            resp.failure(f"missing {', '.join(missing)} (HTTP {status}): {evidence(resp)}")
+            return None
+        if validate is not None and (problem := validate(body)):
             resp.failure(f"{problem} (HTTP {status}): {evidence(resp)}")
             return None
         resp.success()

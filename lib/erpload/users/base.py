@@ -25,7 +25,7 @@ from erpload.users.answers import Shape, check_answer, evidence
 from erpload.users.api import api_for
 from erpload.users.checks import PROBE_SUFFIX, Probe, guard
 from erpload.users.credentials import Credential, pool
-from erpload.users.opspec import MISFIT, encode_json, spec_of
+from erpload.users.opspec import MISFIT, encode_json, spec_of, specs_for
 from erpload.users.pacing import CONTROL, paced, start_paced
 from erpload.users.settings import current
 from erpload.users.stock import ADJUST_NAME, adjust_stock
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 _PLAIN = {ACCEPT_ENCODING: ENCODINGS}  # headers of an unauthenticated request
 # what Locust adds to a json= request
 _JSON = {"Content-Type": "application/json", "Accept": "application/json"}
+_PLAIN_JSON = {**_PLAIN, **_JSON}
 
 __all__ = ["ADJUST_NAME", "PROBE_SUFFIX", "ErpUser", "Probe"]
 
@@ -81,7 +82,8 @@ class ErpUser(FastHttpUser):
         self.last_status = 0  # status of the last answer (0: no valid response)
         self.token = ""  # the current session token ("" before login); redacted wherever echoed
         self._auth: dict[str, str] = {}  # the auth header(s) carrying it
-        self._headers, self._headers_of = _PLAIN, self._auth  # see _auth_headers
+        self._headers, self._json_headers, self._headers_of = _PLAIN, _PLAIN_JSON, self._auth  # _auth_headers
+        self._specs_map, self._specs = self.api_map, specs_for(self.api_map)  # see `call`
         self._renew_at = 0.0
         self._context = {"role": type(self).__name__}  # per-role stats key (erpload.locust.exchange)
 
@@ -139,15 +141,9 @@ class ErpUser(FastHttpUser):
         """One login (payload) or refresh (None: the current token authenticates it); (token, ttl) or None."""
         spec = self.api_map.login
         form = spec.encoding == "form"
-        return self._request(
-            spec.method,
-            self.api_map.base_path + path,
-            name,
-            json=None if form else payload,
-            data=payload if form else None,
-            use_auth=payload is None,
-            shape=self._read_login,
-        )
+        url = self.api_map.base_path + path
+        json, data = (None, payload) if form else (payload, None)
+        return self._request(spec.method, url, name, json, data, payload is None, self._read_login)
 
     def _read_login(self, body: Any) -> tuple[Any, str | None]:
         where = self.api_map.login.token
@@ -176,60 +172,59 @@ class ErpUser(FastHttpUser):
 
         `path`: the path template's parameters; `required` fields may be dotted ("work_order.status")
         and, like `validate(body)` (a problem or None), see the answer after the map translated it.
+        The request is sent from here (one frame per request: this runs for every request of a run).
         """
-        spec = spec_of(self.api_map, operation)
-        url = spec.render(path)
-        payload = None
+        amap = self.api_map
+        spec = self._specs.get(operation) if self._specs_map is amap else None
+        if spec is None:
+            self._specs_map, self._specs = amap, specs_for(amap)
+            spec = spec_of(amap, operation)
+        url = spec.url or spec.render(path)
+        data = None
         if json is not None:
-            payload = self.api_map.request_json(spec.op, json) if spec.renames_json else json
-        query = spec.params(params)
+            if spec.renames_json:
+                json = amap.request_json(spec.op, json)
+            if (data := encode_json(json)) is not None:
+                json = None  # encoded here (orjson), sent as Locust sends json=
+        query = spec.query(params) if params is not None else None  # the same bytes as params=dict
         if time.monotonic() >= self._renew_at and not self.login():
             return None
-        body = self._request(
-            spec.method, url, spec.stats_name, payload, None, query, headers, expect, ok_conflict, required,
-            validate, spec.shape,
-        )  # fmt: skip
-        if self.last_status == 401 and self.login():  # token rejected before its expiry: renew, retry once
-            body = self._request(
-                spec.method, url, spec.stats_name, payload, None, query, headers, expect, ok_conflict,
-                required, validate, spec.shape,
-            )  # fmt: skip
-        return body
+        retried = False
+        while True:
+            if self._headers_of is not self._auth:
+                self._auth_headers()
+            hdrs = self._headers if data is None else self._json_headers
+            if headers:
+                hdrs = {**hdrs, **headers}
+            self.last_status = 0
+            try:
+                with self.client.request(
+                    spec.method, url, name=spec.stats_name, json=json, data=data, params=query, headers=hdrs,
+                    catch_response=True,
+                ) as resp:  # fmt: skip
+                    body = check_answer(self, resp, expect, ok_conflict, required, validate, spec.shape)
+            except CONTROL:
+                raise
+            except Exception as e:  # Locust turns transport errors into failures; this is the last net
+                self._suite_error(spec.stats_name, e)
+                body = None
+            if retried or self.last_status != 401 or not self.login():
+                return body
+            retried = True  # token rejected before its expiry: renewed, retry once
 
     def _request(
-        self,
-        method: str,
-        url: str,
-        name: str,
-        json: Any = None,
-        data: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        expect: tuple[int, ...] = (200,),
-        ok_conflict: bool = False,
-        required: tuple[str, ...] = (),
-        validate: Callable[[Any], str | None] | None = None,
-        shape: Shape | None = None,
-        use_auth: bool = True,
+        self, method: str, url: str, name: str, json: Any, data: Any, use_auth: bool, shape: Shape
     ) -> Any:
+        """A login or refresh request (`call` sends the operations), checked like any answer."""
         hdrs = self._auth_headers() if use_auth else _PLAIN
-        if json is not None and data is None and (data := encode_json(json)) is not None:
+        if json is not None and (data := encode_json(json)) is not None:
             json, hdrs = None, {**hdrs, **_JSON}  # encoded here (orjson), sent as Locust sends json=
-        if headers:
-            hdrs = {**hdrs, **headers}
         self.last_status = 0
         try:
             with self.client.request(
-                method,
-                url,
-                name=name,
-                json=json,
-                data=data,
-                params=params,
-                headers=hdrs,
-                catch_response=True,
+                method, url, name=name, json=json, data=data, headers=hdrs, catch_response=True
             ) as resp:
-                return check_answer(self, resp, expect, ok_conflict, required, validate, shape)
+                return check_answer(self, resp, (200,), False, (), None, shape)
         except CONTROL:
             raise
         except Exception as e:  # Locust turns transport errors into failures; this is the last net
@@ -239,7 +234,9 @@ class ErpUser(FastHttpUser):
     def _auth_headers(self) -> dict[str, str]:
         """`_auth` plus Accept-Encoding, rebuilt only when `_auth` was replaced (login, or anyone else)."""
         if self._headers_of is not self._auth:
-            self._headers, self._headers_of = {**self._auth, ACCEPT_ENCODING: ENCODINGS}, self._auth
+            self._headers = {**self._auth, ACCEPT_ENCODING: ENCODINGS}
+            self._json_headers = {**self._headers, **_JSON}  # ... and what Locust adds to a json= request
+            self._headers_of = self._auth
         return self._headers
 
     def rbac_probe(self) -> None:
@@ -255,7 +252,7 @@ class ErpUser(FastHttpUser):
             spec.render(p.path_params),
             name=op.stats_name + PROBE_SUFFIX,
             json=amap.request_json(op, p.json) if p.json is not None else None,
-            params=spec.params(p.params),
+            params=spec.query(p.params),
             headers=self._auth_headers(),
             catch_response=True,
         ) as resp:

@@ -42,11 +42,22 @@ def paced(wait_time: WaitTime) -> WaitTime:
         return wait_time
 
     def wait(user: Any) -> float:
-        if _took_token(user):
-            return 0.0
+        env = getattr(user, "environment", None)
+        pacer, rates = getattr(env, PACER_ATTR, None), getattr(env, RATES_ATTR, None)
+        if pacer is not None or rates is not None:  # block for a token while the open model is active
+            try:
+                got = rates.take(user) if rates is not None else None  # None: no rate for this user's role
+                if got is None and pacer is not None:
+                    got = pacer.take(user)
+                if got:
+                    return 0.0
+            except CONTROL:
+                raise
+            except Exception as e:  # a pacing bug must not kill the user: count it, fall back to think time
+                _pacing_failed(user, e)
         think = current().think_time
         seconds = think[0] + random.random() * (think[1] - think[0]) if think is not None else wait_time(user)
-        recorder = getattr(getattr(user, "environment", None), INTENDED_ATTR, None)
+        recorder = getattr(env, INTENDED_ATTR, None)
         if recorder is not None:  # closed model: blocked-vs-think warning (erpload.locust.intended)
             recorder.thought(seconds)
         return seconds
@@ -70,21 +81,9 @@ def await_token(user: Any) -> None:
     """The first step of a rates-paced user: sends nothing; the wait_time after it takes the first token."""
 
 
-def _took_token(user: Any) -> bool:
-    """Block for a token while the open model is active (True); False at once otherwise."""
-    env = getattr(user, "environment", None)
-    pacer, rates = getattr(env, PACER_ATTR, None), getattr(env, RATES_ATTR, None)
-    if pacer is None and rates is None:
-        return False
-    try:
-        got = rates.take(user) if rates is not None else None  # None: no rate for this user's role
-        return bool(got) if got is not None else pacer is not None and bool(pacer.take(user))
-    except CONTROL:
-        raise
-    except Exception as e:  # a pacing bug must not kill the user: count it, fall back to think time
-        report = getattr(user, "_suite_error", None)
-        if report is not None:
-            report("wait_for_token", e)
-        else:
-            log.exception("erpload: open-model pacing failed for %s", type(user).__name__)
-        return False
+def _pacing_failed(user: Any, e: Exception) -> None:
+    report = getattr(user, "_suite_error", None)
+    if report is not None:
+        report("wait_for_token", e)
+    else:
+        log.exception("erpload: open-model pacing failed for %s", type(user).__name__)
