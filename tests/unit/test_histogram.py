@@ -196,3 +196,23 @@ def test_minus_gives_the_samples_since_the_earlier_snapshot() -> None:
         early.minus(late)
     with pytest.raises(ValueError, match="missing from the later"):
         Histogram({5: 1}).minus(Histogram({6: 1}))
+
+
+def test_add_with_or_without_the_callers_bucket_is_fine_bucket_and_min_max_exactly() -> None:
+    rng = random.Random(5)
+    values = [3, 3.0, 2.5, 3.5, 999.4999, 999.5, 1000, 1000.0, 9995, 12345.6, -1.0, 0] + [
+        rng.lognormvariate(4, 2) for _ in range(2000)
+    ]
+    a, b = Histogram(), Histogram()
+    counts: dict = {}
+    for v in values:
+        a.add(v)
+        b.add(v, 1, fine_bucket(v))
+        counts[fine_bucket(v)] = counts.get(fine_bucket(v), 0) + 1
+    assert a == b and a.counts == counts
+    assert (a.min, a.max) == (min(values), max(values))
+    assert [type(k) for k in a.counts] == [type(k) for k in counts]
+    tie = Histogram()
+    tie.add(3)
+    tie.add(3.0)  # a tie keeps the earlier value, as min() / max() do
+    assert type(tie.min) is int and type(tie.max) is int

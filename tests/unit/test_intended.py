@@ -178,3 +178,20 @@ def test_local_process_loop_lag_marks_the_run_invalid() -> None:
     assert [e["reason"] for e in run.invalid] == ["generator loop lag"], run.invalid
     assert run.invalid[0]["detail"].startswith("local event-loop lag p99 120 ms")
     assert run.extra_metrics()["loop_lag_p99_max"] == 120
+
+
+def test_the_shared_bucket_changes_nothing() -> None:
+    from erpload.core.histogram import fine_bucket
+
+    with_bucket, without = IntendedRecorder(None), IntendedRecorder(None)  # type: ignore[arg-type]
+
+    def user() -> None:
+        begin_iteration(10.0, 10.25)
+        for rt in (3, 3.0, 999.5, 1234.5, 7.25):
+            with_bucket.on_request("GET", "/x", rt, None, "Admin", 1.0, fine_bucket(rt))
+            without.on_request("GET", "/x", rt)
+        end_iteration()
+
+    gevent.spawn(user).join()
+    assert with_bucket.section() == without.section()
+    assert with_bucket.endpoints[("GET", "/x")][0].histogram.counts == {3: 2, 1000: 1, 1230: 1, 7: 1}

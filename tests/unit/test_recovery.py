@@ -224,3 +224,41 @@ def test_a_fault_the_target_refuses_makes_the_run_invalid(stub: str, status: int
     if invalid:
         [(reason, detail)] = run.invalid
         assert reason == "fault not applied" and f"HTTP {status}" in detail and "outage" in detail
+
+
+def test_one_count_per_request_folds_into_the_cumulative_and_the_unsent_seconds_exactly() -> None:
+    """SecondCounts counts a request once and folds it into `seconds` and `take_unsent` when either is read."""
+    import random
+
+    rng = random.Random(2)
+    counts = SecondCounts(ignore_suffixes=(PROBE,))
+    seconds: dict[int, list[int]] = {}  # the two-table reference: every request into both
+    unsent: dict[int, list[int]] = {}
+    now, sent = 1_800_000_000.0, []
+    for i in range(5000):
+        now += rng.choice([0.0, 0.2, 0.9, 3.0])
+        name = rng.choice(["/a", "/b" + PROBE])
+        exc = RuntimeError("x") if rng.random() < 0.2 else None
+        counts.count("GET", name, 1.0, exc, None, now, 1)
+        if not name.endswith(PROBE):
+            for table in (seconds, unsent):
+                row = table.setdefault(int(now), [0, 0])
+                row[0] += 1
+                row[1] += exc is not None
+        if i % 97 == 0:
+            assert counts.seconds == seconds  # reading folds; nothing is counted twice
+        if i % 331 == 0:
+            got = counts.take_unsent()
+            assert got == {str(k): v for k, v in unsent.items()}
+            sent.append(got)
+            unsent = {}
+    assert counts.seconds == seconds and counts.take_unsent() == {str(k): v for k, v in unsent.items()}
+    master = SecondCounts()
+    for payload in sent:
+        master.merge("w", payload)
+    master.count(
+        "GET", "/a", None, None, None, now, None
+    )  # the master's own (a local run's) requests add too
+    assert sum(v[0] for v in master.seconds.values()) == sum(n for p in sent for n, _ in p.values()) + 1
+    counts.reset()
+    assert counts.seconds == {} and counts.take_unsent() == {}

@@ -288,3 +288,30 @@ def test_erpload_compare_by_stage_exit_codes(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "has no per-stage tables" in captured.err
     assert main(["compare", str(files["base"]), str(files["plain"])]) == 0  # without --by-stage: as before
+
+
+def test_the_inline_record_with_or_without_a_shared_bucket_equals_requeststats_record():
+    """StageBook.record updates its RequestStats inline: the same numbers as RequestStats.record."""
+    from erpload.core.histogram import fine_bucket
+
+    reqs = requests(11, 3000)
+    reqs += [(0, "GET", "/dashboard", "Admin", v, False) for v in (3, 3.0, 999.5, 1000, 1234.5, -1.0, 0)]
+    plain, shared, ref = StageBook(), StageBook(), {}
+    for i, (stage, method, name, role, rt, failed) in enumerate(reqs):
+        plain.record(stage, method, name, role, rt, failed)
+        shared.record(
+            stage, method, name, role if i % 7 else None, rt, failed, None if rt is None else fine_bucket(rt)
+        )
+        ref.setdefault((stage, method, name), RequestStats(method, name)).record(rt, failed)
+        if i % 7:
+            ref.setdefault((stage, "ROLE", role), RequestStats("ROLE", role)).record(rt, failed)
+    got = {}
+    for stage, part in shared.parts.items():
+        got.update({(stage, *k): v for k, v in part.requests.items()})
+        got.update({(stage, "ROLE", k): v for k, v in part.roles.items()})
+    assert got == ref
+    assert [type(k) for k in got[(0, "GET", "/dashboard")].histogram.counts] == [
+        type(k) for k in ref[(0, "GET", "/dashboard")].histogram.counts
+    ]
+    assert type(ref[(0, "ROLE", "Admin")].histogram.min) is type(got[(0, "ROLE", "Admin")].histogram.min)
+    assert plain.take().keys() == {"0", "1", "2"}

@@ -111,12 +111,21 @@ class Histogram:
             h.add(s)
         return h
 
-    def add(self, rt_ms: float, n: int = 1) -> None:
-        """Record `n` raw samples of `rt_ms`."""
-        key = fine_bucket(rt_ms)
-        self.counts[key] = self.counts.get(key, 0) + n
-        self.min = rt_ms if self.min is None else min(self.min, rt_ms)
-        self.max = rt_ms if self.max is None else max(self.max, rt_ms)
+    def add(self, rt_ms: float, n: int = 1, bucket: Bucket | None = None) -> None:
+        """Record `n` raw samples of `rt_ms` (`bucket`: its `fine_bucket`, when the caller has it)."""
+        if bucket is None:  # fine_bucket, inline below 1 s
+            bucket = int(round(rt_ms)) if rt_ms < 1000 else fine_bucket(rt_ms)
+        counts = self.counts
+        if bucket in counts:
+            counts[bucket] += n
+        else:
+            counts[bucket] = n
+        low = self.min
+        if low is None or rt_ms < low:  # = min(low, rt_ms): the earlier one on a tie
+            self.min = rt_ms
+        high = self.max
+        if high is None or rt_ms > high:
+            self.max = rt_ms
 
     @property
     def count(self) -> int:

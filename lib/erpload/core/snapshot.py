@@ -67,13 +67,16 @@ class RequestStats:
         """Nearest-rank percentile (ms) clamped to [min, max]."""
         return self.histogram.percentile(p)
 
-    def record(self, rt_ms: float | None, failed: bool = False, ts: float | None = None) -> None:
-        """Add one request (what the plugin's per-role request listener calls)."""
+    def record(
+        self, rt_ms: float | None, failed: bool = False, ts: float | None = None, bucket: int | None = None
+    ) -> None:
+        """Add one request (`bucket`: `fine_bucket(rt_ms)` when the caller has it already)."""
         self.count += 1
-        self.failures += int(failed)
+        if failed:
+            self.failures += int(failed)
         if rt_ms is not None:
             self.total_ms += rt_ms
-            self.histogram.add(rt_ms)
+            self.histogram.add(rt_ms, 1, bucket)
         if ts is not None:
             self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)
             self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)

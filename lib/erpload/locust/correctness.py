@@ -223,10 +223,7 @@ def install_correctness(environment: Environment, run: Any) -> Correctness:
     c = Correctness(environment, run)
     run.correctness = {}
     environment.events.test_start.add_listener(c.on_any_test_start)
-    count = c.counts.on_request
-    run.exchange.listen(
-        lambda _type, name, _time, exception: count(name, exception)
-    )  # the one request listener
+    run.exchange.listen(c.counts.count, detail=True)  # through erpload's one request listener
     run.exchange.provide("seconds", c.counts.take_unsent)
     run.exchange.merge("seconds", c.counts.merge)
     if not isinstance(environment.runner, WorkerRunner):

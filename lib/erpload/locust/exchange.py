@@ -16,8 +16,11 @@ Riding it: "roles" (here), "tallies" (plugin), "health" (erpload.locust.health),
 
 It is also erpload's one `request` listener: `Exchange.listen(fn)` adds a consumer that the single
 listener calls as fn(request_type, name, response_time, exception) after logging the role stats
-(intended-start timing, correctness counts, a worker's request count), so a request costs one
-listener call with Locust's keyword copy instead of one per consumer (docs/performance.md).
+(a worker's request count), so a request costs one listener call with Locust's keyword copy instead
+of one per consumer (docs/performance.md). `listen(fn, detail=True)` consumers (the stage book,
+intended-start timing, correctness counts per second) get the values every view needs, computed once
+per request: fn(request_type, name, response_time, exception, role, now, bucket) with `now` =
+time.time() at the event and `bucket` = `fine_bucket(response_time)` (None without a time).
 """
 
 from __future__ import annotations
@@ -27,16 +30,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import locust.stats as locust_stats
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import RequestStats, StatsEntry
 
+from erpload.core.histogram import fine_bucket
 from erpload.users.pacing import CONTROL
 
 log = logging.getLogger(__name__)
 
 KEY = "erpload"
 ROLE_METHOD = "ROLE"  # StatsEntry.method for a role aggregate (name = user class name)
+Consumer = Callable[[str, str, float | None, BaseException | None], None]
+# fn(request_type, name, response_time, exception, role, now, bucket): see the module docstring
+DetailConsumer = Callable[[str, str, float | None, Any, str | None, float, int | None], None]
 
 
 class Exchange:
@@ -46,7 +54,8 @@ class Exchange:
         self.role_stats = RequestStats(use_response_times_cache=False)
         self._providers: dict[str, Callable[[], Any]] = {}
         self._mergers: dict[str, Callable[[str, Any], None]] = {}
-        self._listeners: list[Callable[[str, str, float | None, BaseException | None], None]] = []
+        self._listeners: list[Consumer] = []
+        self._detailed: list[DetailConsumer] = []
 
     def provide(self, key: str, fn: Callable[[], Any]) -> None:
         """Worker side: add `fn()`'s result to every report under data['erpload'][key]."""
@@ -56,9 +65,14 @@ class Exchange:
         """Master side: call fn(client_id, payload) for data['erpload'][key] of every worker report."""
         self._mergers[key] = fn
 
-    def listen(self, fn: Callable[[str, str, float | None, BaseException | None], None]) -> None:
-        """Every process: call fn(request_type, name, response_time, exception) for every request."""
-        self._listeners.append(fn)
+    def listen(self, fn: Callable[..., None], detail: bool = False) -> None:
+        """Every process: call fn(request_type, name, response_time, exception) for every request.
+
+        With `detail`, fn(request_type, name, response_time, exception, role, now, bucket): the role
+        from the request context (or None), `now` = time.time() at the event, `bucket` =
+        `fine_bucket(response_time)` (None without a time), computed once for every consumer.
+        """
+        (self._detailed if detail else self._listeners).append(fn)
 
     # -- every process ---------------------------------------------------------------------------
     def on_request(
@@ -66,24 +80,54 @@ class Exchange:
         request_type: str,
         name: str,
         response_time: float | None,
-        response_length: int,
+        response_length: int = 0,
         exception: BaseException | None = None,
         context: dict | None = None,
+        response: Any = None,  # named, like every key Locust's request event sends: an empty **_
+        start_time: Any = None,
+        url: Any = None,
         **_: Any,
     ) -> None:
         """Log the request into its role's aggregate (role from the request context), then the consumers."""
+        now = time.time()
+        bucket = None if response_time is None else fine_bucket(response_time)
         role = context.get("role") if context else None
         if role is not None:
             entry = self.role_stats.entries[(role, ROLE_METHOD)]
-            entry.log(response_time, response_length or 0)
+            if entry.use_response_times_cache:  # never for role_stats; Locust's own path then
+                entry.log(response_time, response_length or 0)
+            else:  # StatsEntry.log (Locust 2.47) inline, on the shared time and bucket
+                entry.num_requests += 1
+                entry.num_reqs_per_sec[int(now)] += 1
+                entry.last_request_timestamp = now
+                if response_time is None:
+                    entry.num_none_requests += 1
+                else:
+                    entry.total_response_time += response_time
+                    low = entry.min_response_time
+                    if low is None or response_time < low:
+                        entry.min_response_time = response_time
+                    if response_time > entry.max_response_time:
+                        entry.max_response_time = response_time
+                    to_bucket = locust_stats.bucket_response_time  # what Locust buckets with now
+                    key = bucket if to_bucket is fine_bucket else to_bucket(response_time)
+                    entry.response_times[key] += 1
+                entry.total_content_length += response_length or 0
             if exception is not None:
                 entry.log_error(exception)
+        for fn in self._detailed:
+            try:
+                fn(request_type, name, response_time, exception, role, now, bucket)
+            except CONTROL:
+                raise
+            except Exception:  # like Locust's EventHook: one broken consumer never loses the others
+                log.exception("erpload: request consumer %r failed", fn)
         for fn in self._listeners:
             try:
                 fn(request_type, name, response_time, exception)
             except CONTROL:
                 raise
-            except Exception:  # like Locust's EventHook: one broken consumer never loses the others
+            except Exception:
                 log.exception("erpload: request consumer %r failed", fn)
 
     # -- worker ----------------------------------------------------------------------------------

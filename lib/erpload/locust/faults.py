@@ -90,26 +90,62 @@ class SecondCounts:
     """Requests and failures per wall-clock second (`int(time.time())` -> [requests, failures]).
 
     Requests whose name ends in one of `ignore_suffixes` (RBAC probes) are not counted at all.
+    A request is counted into one table (`_fresh`); it is added to the cumulative `seconds` and to
+    the seconds not yet sent (`take_unsent`) when either is read, not twice per request.
     """
 
     def __init__(self, ignore_suffixes: Iterable[str] = ()) -> None:
-        self.seconds: dict[int, list[int]] = {}
+        self._fresh: dict[int, list[int]] = {}  # counted since the last fold
+        self._seconds: dict[int, list[int]] = {}
         self._unsent: dict[int, list[int]] = {}
         self.ignore_suffixes = tuple(s for s in ignore_suffixes if s)
 
+    @property
+    def seconds(self) -> dict[int, list[int]]:
+        """Every second counted here or merged from workers (cumulative)."""
+        self._fold()
+        return self._seconds
+
+    def _fold(self) -> None:
+        fresh, self._fresh = self._fresh, {}
+        for sec, (n, f) in fresh.items():
+            for table in (self._seconds, self._unsent):
+                row = table.get(sec)
+                if row is None:
+                    table[sec] = [n, f]
+                else:
+                    row[0] += n
+                    row[1] += f
+
     def on_request(self, name: str = "", exception: BaseException | None = None, **_: Any) -> None:
         """Locust `request` listener: count this request (and its failure) in the current second."""
+        self.count("", name, None, exception, None, time.time(), None)
+
+    def count(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        exception: Any,
+        role: str | None,
+        now: float,
+        bucket: int | None,
+    ) -> None:
+        """Count one request in the second `now` falls in (an `Exchange.listen(..., detail=True)` consumer)."""
         if self.ignore_suffixes and str(name).endswith(self.ignore_suffixes):
             return
-        sec = int(time.time())
-        for table in (self.seconds, self._unsent):
-            row = table.setdefault(sec, [0, 0])
-            row[0] += 1
-            if exception is not None:
-                row[1] += 1
+        sec = int(now)
+        try:
+            row = self._fresh[sec]
+        except KeyError:
+            row = self._fresh[sec] = [0, 0]
+        row[0] += 1
+        if exception is not None:
+            row[1] += 1
 
     def take_unsent(self) -> dict[str, list[int]]:
         """Worker: the seconds counted since the last report (then forgotten)."""
+        self._fold()
         out = {str(k): v for k, v in self._unsent.items()}
         self._unsent = {}
         return out
@@ -119,13 +155,14 @@ class SecondCounts:
         if not isinstance(payload, dict):
             return
         for k, (n, f) in payload.items():
-            row = self.seconds.setdefault(int(k), [0, 0])
+            row = self._seconds.setdefault(int(k), [0, 0])
             row[0] += int(n)
             row[1] += int(f)
 
     def reset(self) -> None:
         """Forget every counted second (test start)."""
-        self.seconds.clear()
+        self._fresh.clear()
+        self._seconds.clear()
         self._unsent.clear()
 
 

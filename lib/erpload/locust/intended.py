@@ -91,18 +91,28 @@ class IntendedRecorder:
             self.late += 1
 
     def on_request(
-        self, request_type: str, name: str, response_time: float | None, exception: Any = None, **_: Any
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        exception: Any = None,
+        role: str | None = None,
+        now: float | None = None,
+        bucket: int | None = None,
     ) -> None:
-        late = _lateness_ms.get(getcurrent())
+        """Time one request from its iteration's intended start (an `Exchange.listen(..., detail=True)`
+        consumer: `bucket` is `fine_bucket(response_time)`, shared with the other views)."""
         if response_time is None:
             return
+        late = _lateness_ms.get(getcurrent())
         if late is None:
             self.blocked_s += response_time / 1000.0
             return
-        pair = self.endpoints.get((request_type, name))
+        key = (request_type, name)
+        pair = self.endpoints.get(key)
         if pair is None:
-            pair = self.endpoints[(request_type, name)] = _pair()
-        pair[0].record(response_time)
+            pair = self.endpoints[key] = _pair()
+        pair[0].record(response_time, False, None, bucket)
         pair[1].record(response_time + late)
 
     def thought(self, seconds: float) -> None:
@@ -232,7 +242,7 @@ def install_intended(environment: Environment, run: Any) -> IntendedRecorder:
     runner = environment.runner
     environment.events.test_start.add_listener(rec.reset)
     if not isinstance(runner, MasterRunner):
-        run.exchange.listen(rec.on_request)  # through erpload's one request listener
+        run.exchange.listen(rec.on_request, detail=True)  # through erpload's one request listener
     if isinstance(runner, WorkerRunner):
         run.exchange.provide(KEY, rec.payload)
     elif isinstance(runner, MasterRunner):

@@ -2,8 +2,8 @@
 
     install_stage_stats(environment, run)   # erpload.plugin.install, every process
 
-- every process files each request of `events.request` into a `StageBook` (erpload.core.stagebook)
-  under the stage its process is in (0 until told otherwise);
+- every process files each request into a `StageBook` (erpload.core.stagebook) under the stage its
+  process is in (0 until told otherwise), through erpload's one request listener (`Exchange.listen`);
 - the master (or local runner) learns a stage from `erpload_stage` (ProfileShape) and tells the
   workers in an `erpload_stage_now` message; a worker whose report shows another stage (a late
   joiner, a lost message) is told again;
@@ -50,13 +50,15 @@ class StageStats:
         request_type: str,
         name: str,
         response_time: float | None,
-        response_length: int = 0,
-        exception: BaseException | None = None,
-        context: dict | None = None,
-        **_: Any,
+        exception: Any,
+        role: str | None,
+        now: float,
+        bucket: int | None,
     ) -> None:
-        role = context.get("role") if context else None
-        self.book.record(self.current, request_type, name, role, response_time, bool(exception))
+        """File one request under the current stage (an `Exchange.listen(..., detail=True)` consumer)."""
+        self.book.record(
+            self.current, request_type, name, role, response_time, True if exception else False, bucket
+        )
 
     # -- master / local ------------------------------------------------------------------------
     def on_stage(self, index: int, name: str, start_s: float, plan: Any = None, **_: Any) -> None:
@@ -105,7 +107,7 @@ def install_stage_stats(environment: Environment, run: Any) -> StageStats:
     """Register the per-stage listeners on this process (every process; after the Exchange exists)."""
     state = StageStats(environment, run)
     environment.events.test_start.add_listener(state.reset)
-    environment.events.request.add_listener(state.on_request)
+    run.exchange.listen(state.on_request, detail=True)  # through erpload's one request listener
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         runner.register_message(MSG, state.on_message)
