@@ -6,7 +6,7 @@ import pytest
 
 from erpload.core.errors import ConfigError
 from erpload.profile import load_profile, parse_profile
-from erpload.profile.capacity_search import CONFIRM, SEARCH, CapacitySearch, RuleObservation
+from erpload.profile.capacity_search import CONFIRM, RETEST, SEARCH, CapacitySearch, RuleObservation
 from erpload.profile.capacity_spec import CapacitySpec
 from erpload.report import capacity_report
 from erpload.report.markdown import _table
@@ -22,19 +22,31 @@ def obs(ok: bool, rule: str = "p95 < 300ms") -> list[RuleObservation]:
     return [RuleObservation(rule, ok, 200.0 if ok else 900.0, "observed 200ms" if ok else "observed 900ms")]
 
 
-def drive(search: CapacitySearch, capacity: float, confirm_flaky: set[float] = frozenset()) -> list[tuple]:
-    """Run the search against a system that holds every level <= capacity (a confirm in flaky breaks)."""
+def drive(
+    search: CapacitySearch,
+    capacity: float,
+    confirm_flaky: set[float] = frozenset(),
+    unstable: set[float] = frozenset(),
+    search_flaky: set[float] = frozenset(),
+) -> list[tuple]:
+    """Run the search against a system that holds every level <= capacity, except: a confirm in
+    `confirm_flaky` breaks, every run after the first of a level in `unstable` breaks, and the
+    search run of a level in `search_flaky` breaks (a false break)."""
     seen = []
     while (step := search.next_level()) is not None:
         level, phase = step
         seen.append(step)
-        ok = level <= capacity and not (phase == CONFIRM and level in confirm_flaky)
+        ok = level <= capacity and not (
+            (phase == CONFIRM and level in confirm_flaky)
+            or (phase != SEARCH and level in unstable)
+            or (phase == SEARCH and level in search_flaky)
+        )
         search.record(obs(ok), stage=f"{phase} {level:g}")
         assert len(seen) < 100, "the search must end"
     return seen
 
 
-def test_step_search_stops_at_first_break_and_confirms_the_last_pass():
+def test_step_search_stops_at_first_break_retests_it_and_confirms_the_last_pass():
     s = CapacitySearch(spec())
     seen = drive(s, capacity=42)
     assert seen == [
@@ -43,12 +55,30 @@ def test_step_search_stops_at_first_break_and_confirms_the_last_pass():
         (30.0, SEARCH),
         (40.0, SEARCH),
         (50.0, SEARCH),
-        (40.0, CONFIRM),
+        (50.0, RETEST),  # the break, run again: it breaks twice
+        (40.0, CONFIRM),  # the pass, run again: it passes twice
     ]
     out = s.outcome()
     assert (out.status, out.capacity, out.text) == ("found", 40.0, "40 users")
     assert out.evidence.phase == CONFIRM and out.evidence.level == 40
     assert out.first_break.level == 50 and out.first_break.failed[0].rule == "p95 < 300ms"
+    assert out.first_break.phase == RETEST
+    assert out.interval() == {
+        "last_pass": 40.0,
+        "first_break": 50.0,
+        "first_break_confirmed": True,
+        "gap": 10.0,
+    }
+    assert s.outcome().to_dict(s.spec)["interval"]["first_break_confirmed"] is True
+
+
+def test_a_false_break_that_passes_its_retest_lets_the_search_go_on_above_it():
+    s = CapacitySearch(spec(step=None, bisect=2.0, start=5, max=200))
+    seen = drive(s, capacity=23, search_flaky={10.0})  # 10 users broke once: a burst, not the ERP
+    assert (10.0, RETEST) in seen and seen.index((10.0, RETEST)) < seen.index((20.0, SEARCH))
+    out = s.outcome()
+    assert (out.status, out.capacity, out.first_break.level) == ("found", 23.0, 25.0)
+    assert out.interval()["first_break_confirmed"] is True
 
 
 def test_step_search_tries_max_itself_and_says_at_least_max_when_nothing_breaks():
@@ -65,23 +95,31 @@ def test_step_search_tries_max_itself_and_says_at_least_max_when_nothing_breaks(
 
 def test_start_breaking_is_below_start_never_a_number():
     s = CapacitySearch(spec())
-    assert drive(s, capacity=5) == [(10.0, SEARCH)]
+    assert drive(s, capacity=5) == [(10.0, SEARCH), (10.0, RETEST)]  # broke twice
     out = s.outcome()
     assert (out.status, out.capacity, out.text) == ("below_start", None, "< 10 users")
     assert out.evidence.level == 10 and not out.evidence.passed
 
 
-def test_a_broken_confirm_falls_back_to_the_next_lower_pass_in_a_step_search():
+def test_a_confirm_breaking_once_is_outvoted_by_its_retest():
     s = CapacitySearch(spec())
     seen = drive(s, capacity=42, confirm_flaky={40.0})
-    assert seen[-2:] == [(40.0, CONFIRM), (30.0, CONFIRM)]
+    assert seen[-3:] == [(50.0, RETEST), (40.0, CONFIRM), (40.0, RETEST)]
     out = s.outcome()
-    assert out.capacity == 30 and out.first_break.level == 40 and out.first_break.phase == CONFIRM
+    assert out.capacity == 40 and out.evidence.phase == RETEST and out.first_break.level == 50
+
+
+def test_a_confirm_breaking_twice_falls_back_to_the_next_lower_pass_in_a_step_search():
+    s = CapacitySearch(spec())
+    seen = drive(s, capacity=42, unstable={40.0})
+    assert seen[-3:] == [(40.0, CONFIRM), (40.0, RETEST), (30.0, CONFIRM)]
+    out = s.outcome()
+    assert out.capacity == 30 and out.first_break.level == 40 and out.first_break.phase == RETEST
 
 
 def test_every_confirm_breaking_is_below_start():
     s = CapacitySearch(spec(max=30))
-    drive(s, capacity=20, confirm_flaky={10.0, 20.0})
+    drive(s, capacity=20, unstable={10.0, 20.0})
     out = s.outcome()
     assert (out.status, out.capacity) == ("below_start", None)
 
@@ -96,9 +134,18 @@ def test_bisect_doubles_then_bisects_to_the_resolution():
 
 def test_bisect_a_broken_confirm_bisects_again_below_it():
     s = CapacitySearch(spec(step=None, bisect=1.0, start=5, max=200))
-    drive(s, capacity=23, confirm_flaky={23.0})
+    drive(s, capacity=23, unstable={23.0})
     out = s.outcome()
     assert out.capacity == 22 and out.status == "found"
+
+
+@pytest.mark.parametrize("capacity", [7, 23, 64])
+def test_every_level_runs_at_most_three_times_and_the_search_ends(capacity):
+    s = CapacitySearch(spec(step=None, bisect=1.0, start=4, max=100))
+    seen = drive(s, capacity=capacity, confirm_flaky=set(range(1, 101)), search_flaky={capacity - 1.0})
+    assert max(seen.count((lvl, p)) for lvl, p in seen) == 1 and len(seen) < 40
+    assert all(sum(lvl == x for x, _ in seen) <= 3 for lvl, _ in seen)
+    assert s.outcome().status == "found"
 
 
 @pytest.mark.parametrize("capacity", [7, 13, 31, 64, 99])
@@ -201,10 +248,10 @@ def test_report_sections_show_the_number_and_its_evidence():
     head = capacity_report.headline(cap)
     assert (
         head.startswith("CAPACITY 40 users (step 10; found")
-        and "breaks at 50 users (search): p95 < 300ms" in head
+        and "breaks at 50 users (retest): p95 < 300ms" in head
     )
     md = "\n".join(capacity_report.markdown_lines(Summary(), _table))
-    assert "## Capacity" in md and "| 6 | confirm | 40 users | pass |" in md
+    assert "## Capacity" in md and "| 7 | confirm | 40 users | pass |" in md
     html = capacity_report.html_section(Summary())
     assert 'id="capacity-value">40 users<' in html and 'id="capacity-levels"' in html
     assert (

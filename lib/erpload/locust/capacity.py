@@ -1,25 +1,24 @@
 """Capacity search in ONE Locust run: the shape picks each next level from the last level's verdict.
 
 Design: one run with a dynamic shape, not one run per level. `ProfileShape` hands its tick to a
-`CapacityDriver` when the profile says `mode: capacity`. Each level is `settle` (ramp to it, let
-queues drain or build; not measured) then `hold` (measured); at the end of the hold the driver
-evaluates the profile's rules (the same `erpload.sla.evaluation.evaluate` as the final verdict) on
-the hold's window (a cumulative snapshot at its end minus one at its start) and the pure
-`erpload.profile.capacity_search.CapacitySearch` names the next level. Why one run:
+`CapacityDriver` when the profile says `mode: capacity`. Each level is a settle (ramp to it, let
+queues drain or build; not measured: at least `settle`, then until the response times are steady)
+and a hold (measured: at least `hold`, on while a percentile's interval holds its threshold; both
+per erpload.profile.capacity_judge); then the driver evaluates the profile's rules (the same
+`evaluate` as the final verdict) on the hold's window (a cumulative snapshot at its end minus one at
+its start) and the pure `erpload.profile.capacity_search.CapacitySearch` names the next level. Why one run:
 - the users stay logged in and the ERP stays warm (caches, connection pools, sessions), so a
   level measures the ERP at that load, not a cold start, and no level pays a login storm;
 - the search is adaptive (bisect needs the last verdict), which a list of separate runs could only
   do by being driven from outside, with a process start and a fresh ramp per level;
 - one timeline, one report, one exit code: the levels are stage marks on the same charts.
-The cost: a level inherits the queue the previous level left. `settle` is there for that: a level
-broken by the backlog of a higher one would be a false break, so every level (the confirm first
-of all) starts with a settle, and a confirm that breaks counts as a break (the search then goes
-below it). Exit codes stay erpload.core.verdict's: 0 with a confirmed capacity (or ">= max") that
+The cost: a level inherits the queue the previous level left (and reaching it makes a login storm):
+the settle is there for that, and both boundary levels are run twice. Exit codes stay erpload.core.verdict's: 0 with a confirmed capacity (or ">= max") that
 meets `required`; 3 when no level held ("< start") or the capacity is below `required`; 4 when a
 level's users could not be started (the generator was the limit); 5 interrupted mid-search.
 
 Every level's window becomes a stage mark ("settle 20 users", "level 20 users", "confirm 20
-users"); at the end a finalizer points the profile's rules at the evidence window (the confirmed
+users", "retest 24 users"); at the end a finalizer points the profile's rules at the evidence window (the confirmed
 level; with no capacity, the lowest level that broke) so the run's verdict, SLA table and exit
 code are the evidence's, adds the capacity section to summary.json (`resources.capacity`, until
 RunSummary has its own field) and serves `capacity_users` / `capacity_rate` for `required`.
@@ -38,7 +37,8 @@ from erpload.core.snapshot import Snapshot
 from erpload.locust import arrival
 from erpload.locust.dispatch import RoleTargets
 from erpload.profile import Profile, allocate
-from erpload.profile.capacity_search import CONFIRM, CapacityOutcome, CapacitySearch, RuleObservation
+from erpload.profile import capacity_judge as cj
+from erpload.profile.capacity_search import SEARCH, CapacityOutcome, CapacitySearch, RuleObservation
 from erpload.profile.capacity_spec import CAPACITY_METRICS
 from erpload.report.capacity_report import console_lines
 from erpload.sla.evaluation import LiveAbortTracker, evaluate
@@ -63,6 +63,8 @@ class CapacityDriver:
         self.level_t: float | None = None  # shape time the current level began (its settle)
         self.hold_t: float | None = None  # shape time its hold began
         self.hold_at = 0.0  # recorder time its hold began (the timeline's clock)
+        self.settle_snaps: list[tuple[float, Snapshot]] = []  # (shape time, snapshot) while settling
+        self.steady_run = 0  # consecutive settle ticks whose response times held steady
         self.base: Snapshot | None = None
         self.tracker: LiveAbortTracker | None = None
         self.stage = ""
@@ -105,16 +107,32 @@ class CapacityDriver:
 
     # -- the levels ------------------------------------------------------------------------------
     def _begin(self, level: float, phase: str, t: float) -> None:
-        self.level_t, self.hold_t, self.base, self.tracker = t, None, None, None
-        what = f"{'confirm ' if phase == CONFIRM else ''}{self.spec.fmt(level)}"
+        self.level_t, self.hold_t, self.base, self.tracker, self.settle_snaps = t, None, None, None, []
+        what = f"{'' if phase == SEARCH else phase + ' '}{self.spec.fmt(level)}"
         self._mark(f"settle {what}")
         self._targets(level, t)
-        log.info("erpload: capacity %s %s: settle %.0fs, then hold %.0fs", phase, self.spec.fmt(level),
-                 self.spec.settle_s, self.spec.confirm_s if phase == CONFIRM else self.spec.hold_s)  # fmt: skip
+        log.info("erpload: capacity %s %s: settle %.0fs or until steady, then hold %.0fs or until judged",
+                 phase, self.spec.fmt(level), self.spec.settle_s, self._hold_s(phase))  # fmt: skip
+
+    def _hold_s(self, phase: str) -> float:
+        """The minimum hold: `confirm` for a level run again (either side of the boundary), else `hold`."""
+        return self.spec.hold_s if phase == SEARCH else self.spec.confirm_s
+
+    def _steady_tick(self, t: float) -> bool:
+        """Sample the settle; True once the mean response time held steady STEADY_CHECKS ticks in a row."""
+        now = self._snapshot()
+        self.settle_snaps = [(ts, s) for ts, s in self.settle_snaps if ts >= t - 2 * cj.STEADY_WINDOW_S - 1.5]
+        self.settle_snaps.append((t, now))
+        mid = [s for ts, s in self.settle_snaps if ts <= t - cj.STEADY_WINDOW_S + 0.25]
+        old = [s for ts, s in self.settle_snaps if ts <= t - 2 * cj.STEADY_WINDOW_S + 0.25]
+        pair = (cj.mean_ms(mid[-1].minus(old[-1])), cj.mean_ms(now.minus(mid[-1]))) if mid and old else None
+        self.steady_run = self.steady_run + 1 if pair is not None and cj.steady(*pair) else 0
+        return self.steady_run >= cj.STEADY_CHECKS
 
     def _maybe_hold(self, level: float, phase: str, t: float) -> None:
         assert self.level_t is not None
         waited = t - self.level_t
+        settled = self._steady_tick(t)
         if waited < self.spec.settle_s:
             return
         want = self._tick[0] if self._tick else 0
@@ -125,10 +143,15 @@ class CapacityDriver:
             self._invalid(
                 f"{running} of {want} users running after {waited:.0f}s at level {self.spec.fmt(level)}"
             )
+        elif not settled and waited < self.spec.settle_s + max(cj.SETTLE_EXTEND_S, self.spec.settle_s):
+            return  # the backlog of reaching the level still drains (or builds): not measured yet
+        elif not settled:
+            log.warning("erpload: capacity %s: response times still moving after a %.0fs settle; "
+                        "holding anyway", self.spec.fmt(level), waited)  # fmt: skip
         self.hold_t, self.base = t, self._snapshot()
         self.arrivals = arrival.arrival_totals(self.env) if self.spec.is_open else {}
         self.hold_at = self._rec().elapsed()
-        self.stage = f"{'confirm' if phase == CONFIRM else 'level'} {self.spec.fmt(level)}"
+        self.stage = f"{'level' if phase == SEARCH else phase} {self.spec.fmt(level)}"
         self._mark(self.stage)
         self.tracker = LiveAbortTracker(self.early) if self.early else None
 
@@ -141,13 +164,18 @@ class CapacityDriver:
         if self.tracker is not None:
             window = self._window()
             trip = self.tracker.check(held, window, {"all": window, "steady": window})
-        if trip is None and held < (self.spec.confirm_s if phase == CONFIRM else self.spec.hold_s):
+        if trip is None and held < self._hold_s(phase):
             return
         window = window or self._window()
-        results = evaluate(self.rules, window, {"all": window, "steady": window})
-        obs = [RuleObservation(r.rule.title, r.passed, r.observed, r.detail) for r in results]
-        unjudged = [r for r in results if not r.passed and r.observed is None]
-        if unjudged and trip is None:  # no samples is not a break: the level cannot be judged at all
+        windows = {"all": window, "steady": window}
+        judged = [cj.judge(r, window, windows) for r in evaluate(self.rules, window, windows)]
+        verdicts = {v for v, _ in judged}
+        open_ = verdicts & {cj.STRADDLE, cj.FEW} and cj.BREAK not in verdicts
+        if trip is None and open_ and held < self._hold_s(phase) * cj.HOLD_EXTEND:
+            return  # not decided yet: hold on (more samples narrow the interval)
+        obs = [RuleObservation(r.rule.title, r.passed, r.observed, r.detail) for _, r in judged]
+        unjudged = [r for v, r in judged if v == cj.FEW]
+        if unjudged and trip is None and cj.BREAK not in verdicts:  # too few samples: never a pass
             names = "; ".join(f"{r.rule.title}: {r.detail}" for r in unjudged)
             self._not_judged(f"{phase} level {self.spec.fmt(level)}", names)
             return
@@ -252,15 +280,16 @@ class CapacityDriver:
             self.index += 1
 
     def _not_judged(self, where: str, names: str) -> None:
-        """A rule had no samples in a level's hold: the search ends INVALID, never with a made-up capacity."""
-        reason = f"{where}: no samples for a rule in its hold"
+        """A rule had too few samples in a level's hold: the search ends INVALID, never with a made-up capacity."""
+        reason = f"{where}: too few samples for a rule in its hold"
         log.error("erpload: capacity search stopped, %s (%s)", reason, names)
         run = getattr(self.env, "erpload", None)
         if run is not None:
             run.mark_invalid(
                 "capacity level not judged",
-                f"{reason}: {names}. Every rule must see requests in every hold: drop rules on requests "
-                "made only at login or by roles a small level does not start, or lengthen capacity.hold",
+                f"{reason}: {names}. Every rule must see enough requests in every hold (a p95 at least 59): "
+                "drop rules on requests made only at login or by roles a small level does not start, "
+                "or lengthen capacity.hold (a hold goes on up to 3x it while undecided)",
             )
         self.search.abandon(reason)
         self.level_t = None

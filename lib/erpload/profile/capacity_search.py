@@ -4,7 +4,7 @@ No clock and no Locust: `erpload.locust.capacity` runs each level (settle, then 
 the profile's rules on the level's window and calls `record`; `next_level` says what comes next.
 
     search = CapacitySearch(spec)
-    while (step := search.next_level()) is not None:      # (level, "search" | "confirm")
+    while (step := search.next_level()) is not None:      # (level, "search" | "confirm" | "retest")
         ... run step.level, evaluate the rules on its window ...
         search.record(observations)
     outcome = search.outcome()                             # status, capacity, evidence
@@ -13,15 +13,22 @@ Search (a level passes when every rule passes on its window):
 - step: start, start+step, ... up to max (max itself is always tried); stop at the first break.
 - bisect: start, then double (capped at max) until a level breaks; then bisect between the
   highest pass and the lowest break until they are at most `bisect` apart (closed model: whole users).
-Confirm: the highest passing level below the lowest break is held again (`confirm`). If it breaks
-now it counts as a break: a step search confirms the next lower passing level, a bisect search
-bisects again below it (so one unlucky hold costs a resolution step, not a halving). Only a
-confirmed level is a capacity.
+The boundary is tested twice on both sides (a level's verdict is its latest run's; a level runs
+again only while that verdict has been seen once): once the search has converged, the lowest break
+is run again (`retest`, held `confirm` long). If it passes now it was a false break (a burst, a
+backlog) and the search goes on above it; if it breaks again it is a confirmed break. Then the
+highest pass below it is held again (`confirm`). If that breaks, the level is run a third time
+(`retest`): two breaks make it a confirmed break and the search goes on below it (step: the next
+lower pass; bisect: bisects again), two passes make it the capacity. Only a level that passed twice,
+its latest run a pass, is a capacity; the answer is the interval [capacity, first break].
 
 Outcomes, never a made-up number (fail closed):
-- found: the confirmed level, and the lowest level that broke (with its first failing rule);
+- found: the confirmed level, and the lowest level above it that broke (with its first failing rule;
+  `interval` says whether that break was confirmed by a second break);
 - at_least_max: max itself was confirmed: the capacity is ">= max" (the search never broke);
-- below_start: no level was confirmed (start broke, or every confirm broke): "< start";
+- below_start: no level passed twice below the first break (start broke twice, or every level
+  below the first break did): "< start";
+- not_judged: a level could not be judged (too few samples, erpload.profile.capacity_judge): none;
 - incomplete: the run ended before the search did: no capacity.
 """
 
@@ -34,7 +41,8 @@ from typing import Any
 
 from erpload.profile.capacity_spec import CapacitySpec
 
-SEARCH, CONFIRM = "search", "confirm"
+SEARCH, CONFIRM, RETEST = "search", "confirm", "retest"
+MAX_RECORDS = 400  # a guard: every level runs at most 3 times, so a real search ends far below this
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ class LevelRecord:
 
     index: int
     level: float
-    phase: str  # SEARCH or CONFIRM
+    phase: str  # SEARCH, CONFIRM (a pass run again) or RETEST (a break run again)
     passed: bool
     rules: tuple[RuleObservation, ...]
     early: bool = False  # broken before the end of its hold by an `abort: true` rule
@@ -97,6 +105,7 @@ class CapacityOutcome:
                 "settle_s": spec.settle_s,
                 "confirm_s": spec.confirm_s,
             },
+            "interval": self.interval(),
             "required": spec.required,
             "meets_required": None if spec.required is None else (self.capacity or 0) >= spec.required,
             "evidence": _record(self.evidence),
@@ -108,6 +117,17 @@ class CapacityOutcome:
                 "failed": len(brk.failed),
             },
             "levels": [_record(r) for r in self.levels],
+        }
+
+    def interval(self) -> dict[str, Any]:
+        """The uncertainty: the capacity lies between the last pass and the first break above it."""
+        brk = self.first_break
+        runs = [r for r in self.levels if brk is not None and r.level == brk.level]
+        return {
+            "last_pass": self.capacity,
+            "first_break": None if brk is None else brk.level,
+            "first_break_confirmed": sum(not r.passed for r in runs) >= 2,
+            "gap": None if brk is None or self.capacity is None else brk.level - self.capacity,
         }
 
 
@@ -162,69 +182,85 @@ class CapacitySearch:
         return rec
 
     # -- the decisions ---------------------------------------------------------------------------
-    def _passes(self) -> list[float]:
-        return [r.level for r in self.records if r.phase == SEARCH and r.passed]
+    def _runs(self, level: float) -> list[LevelRecord]:
+        return [r for r in self.records if r.level == level]
 
-    def _fails(self) -> list[float]:
-        return [r.level for r in self.records if not r.passed]
+    def _latest(self) -> dict[float, LevelRecord]:
+        """Each level's latest run: its verdict now."""
+        return {r.level: r for r in self.records}
 
-    def _confirm_below(self, ceiling: float) -> tuple[float, str] | None:
-        """Confirm the highest search-passing level below `ceiling` not confirmed yet; None if none."""
-        tried = {r.level for r in self.records if r.phase == CONFIRM}
-        left = [p for p in self._passes() if p < ceiling and p not in tried]
-        return (max(left), CONFIRM) if left else None
+    def _seen_twice(self, level: float) -> bool:
+        """The level's latest verdict has been seen at least twice (passed twice, or broke twice)."""
+        runs = self._runs(level)
+        return sum(r.passed == runs[-1].passed for r in runs) >= 2
+
+    def _again(self, level: float, passed: bool) -> tuple[float, str] | None:
+        """Run `level` again (a pass: CONFIRM, a break: RETEST) unless its verdict is already seen twice."""
+        if self._seen_twice(level) or len(self._runs(level)) >= 3:
+            return None
+        return level, (CONFIRM if passed and not any(r.phase == CONFIRM for r in self._runs(level)) else
+                       RETEST)  # fmt: skip
 
     def _decide(self, rec: LevelRecord) -> tuple[float, str] | None:
         spec = self.spec
-        if rec.phase == CONFIRM and (rec.passed or spec.step):
-            return None if rec.passed else self._confirm_below(rec.level)
-        fails = self._fails()
-        if not rec.passed and not self._passes():
-            return None  # the start broke: below start
-        if rec.passed and not fails:
-            if rec.level >= spec.max:
-                return rec.level, CONFIRM
-            grown = rec.level + spec.step if spec.step else rec.level * 2
-            return self._snap(min(grown, spec.max)), SEARCH
-        hi = min(fails)
-        if spec.step:  # a linear search stops at its first break
-            return self._confirm_below(hi)
-        lo = max(p for p in self._passes() if p < hi) if any(p < hi for p in self._passes()) else None
-        if lo is None:
+        if len(self.records) >= MAX_RECORDS:
             return None
-        mid = self._snap((lo + hi) / 2)
-        if hi - lo <= (spec.bisect or 0) or not lo < mid < hi:
-            return self._confirm_below(hi)
-        return mid, SEARCH
+        latest = self._latest()
+        fails = sorted(lvl for lvl, r in latest.items() if not r.passed)
+        passes = sorted(lvl for lvl, r in latest.items() if r.passed)
+        if not fails:  # growing: nothing broke (or every break passed its retest)
+            top = passes[-1]
+            if top >= spec.max:
+                return self._again(top, True)
+            grown = self._snap(min(top + spec.step if spec.step else top * 2, spec.max))
+            return (grown, SEARCH) if grown > top else self._again(top, True)
+        hi = fails[0]
+        below = [p for p in passes if p < hi]
+        if not below:  # the lowest level tried broke: retest it once, then "< start"
+            return self._again(hi, False)
+        lo = below[-1]
+        if not spec.step:  # bisect until pass and break are at most `bisect` apart
+            mid = self._snap((lo + hi) / 2)
+            if hi - lo > (spec.bisect or 0) and lo < mid < hi:
+                return mid, SEARCH
+        # converged (a step search: its first break): both sides of the boundary seen twice
+        return self._again(hi, False) or self._again(lo, True)
 
     def _snap(self, level: float) -> float:
         """Whole users in the closed model (rounded down), a rate to 3 decimals in the open one."""
         return float(math.floor(level + 1e-9)) if not self.spec.is_open else round(level, 3)
 
     # -- the answer ------------------------------------------------------------------------------
+    def _capacity(self) -> tuple[LevelRecord | None, LevelRecord | None]:
+        """(the capacity's evidence: a level passed twice below every break, the lowest break above it)."""
+        latest = self._latest()
+        fails = [r for r in latest.values() if not r.passed]
+        hi = min((r.level for r in fails), default=math.inf)
+        held = [r for lvl, r in latest.items() if r.passed and lvl < hi and self._seen_twice(lvl)]
+        best = max(held, key=lambda r: r.level) if held else None
+        brk = _lowest([r for r in fails if best is None or r.level > best.level])
+        return best, brk
+
     def outcome(self) -> CapacityOutcome:
         """The search's answer so far (status incomplete while it is not over)."""
         spec, levels = self.spec, tuple(self.records)
-        confirmed = [r for r in levels if r.phase == CONFIRM and r.passed]
-        if confirmed:
-            best = confirmed[-1]
-            brk = _lowest([r for r in levels if not r.passed and r.level > best.level])
-            if brk is None and best.level >= spec.max:
-                return CapacityOutcome(
-                    "at_least_max", best.level, f">= {spec.fmt(best.level)}", best, None, levels
-                )
-            return CapacityOutcome("found", best.level, spec.fmt(best.level), best, brk, levels)
         if self.abandoned:
             return CapacityOutcome("not_judged", None, f"not determined ({self.abandoned})",
                                    None, None, levels)  # fmt: skip
         if not self.done:
             return CapacityOutcome("incomplete", None, "not determined (the run ended during the search)",
                                    None, _lowest([r for r in levels if not r.passed]), levels)  # fmt: skip
-        brk = _lowest([r for r in levels if not r.passed])
+        best, brk = self._capacity()
+        if best is not None:
+            if brk is None and best.level >= spec.max:
+                return CapacityOutcome(
+                    "at_least_max", best.level, f">= {spec.fmt(best.level)}", best, None, levels
+                )
+            return CapacityOutcome("found", best.level, spec.fmt(best.level), best, brk, levels)
         evidence = _lowest([r for r in levels if r.phase == SEARCH and not r.passed]) or brk
         return CapacityOutcome("below_start", None, f"< {spec.fmt(spec.start)}", evidence, brk, levels)
 
 
 def _lowest(records: Sequence[LevelRecord]) -> LevelRecord | None:
-    """The record with the lowest level (the first run of it on a tie)."""
-    return min(records, key=lambda r: (r.level, r.index)) if records else None
+    """The record with the lowest level (its latest run on a tie: the verdict that stands)."""
+    return min(records, key=lambda r: (r.level, -r.index)) if records else None

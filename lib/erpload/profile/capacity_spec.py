@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from erpload.core.units import DURATION_FIX, RATE_FIX, QuantityError, parse_duration, parse_rate, preview
+from erpload.profile.capacity_judge import HOLD_EXTEND, SETTLE_EXTEND_S
 from erpload.profile.model import Stage
 from erpload.profile.schema import Checker, is_number
 from erpload.sla.grammar import Rule
@@ -88,13 +89,17 @@ class CapacitySpec:
         return CAPACITY_METRICS[self.model]
 
     def worst_case_s(self) -> float:
-        """An upper bound of the search's length: every level tried, then every passing one confirmed."""
+        """An upper bound of the search's length: every level tried once, the two boundary levels up to
+        3 runs each (retest, confirm, tie-break), each run with its longest settle and hold
+        (erpload.profile.capacity_judge: SETTLE_EXTEND_S, HOLD_EXTEND)."""
         if self.step:
             levels = math.floor((self.max - self.start) / self.step + 1e-9) + 2
         else:
             grow = math.ceil(math.log2(max(self.max / self.start, 1.0))) + 1
             levels = grow + math.ceil(math.log2(max((self.max - self.start) / (self.bisect or 1.0), 1.0))) + 1
-        return levels * (self.settle_s + self.hold_s) + levels * (self.settle_s + self.confirm_s)
+        settle = self.settle_s + max(SETTLE_EXTEND_S, self.settle_s)
+        run = settle + HOLD_EXTEND * max(self.hold_s, self.confirm_s)
+        return (levels + 4) * run
 
     def stage(self) -> Stage:
         """The synthetic stage the Profile carries: the worst case (see the module docstring)."""
