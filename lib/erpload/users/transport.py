@@ -37,7 +37,7 @@ from erpload.users.bodycap import CURRENT, BodyTooLarge, TransportFailure, fmt_s
 from erpload.users.inflight import IN_FLIGHT, Meter
 from erpload.users.opspec import encode_json
 from erpload.users.settings import current
-from erpload.users.useragent import CachedURLRequest, QuietCookieJar
+from erpload.users.useragent import CachedURLRequest, QuietCookieJar, install_liveness_check
 
 __all__ = ["BodyTooLarge", "DeadlineExceeded", "ErpSession", "TransportFailure", "fmt_size", "session_for"]
 
@@ -72,6 +72,7 @@ class ErpSession(FastHttpSession):
         self._valid_codes = self.client.valid_response_codes
         self.client.valid_response_codes = _ANY_STATUS
         install_meter()
+        install_liveness_check()  # a pooled socket past fd 1024 is not "dead" (erpload.users.useragent)
 
     def request(  # type: ignore[override]
         self,
