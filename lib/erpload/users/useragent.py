@@ -7,7 +7,7 @@
 - `install_liveness_check`: geventhttpclient checks a pooled keep-alive socket with `select()`,
   which raises ValueError for a file descriptor >= 1024 (FD_SETSIZE), and it reads that as "dead":
   past ~1,000 open sockets in a process nearly every request closed a good connection and opened
-  a new one (4,000 users on one worker: ~23,000 connects for ~35,000 requests, CPU 46 %). The check
+  a new one (4,000 users on one worker: ~26,700 connects for ~35,000 requests, CPU 46 %). The check
   here peeks one byte without blocking: no data yet = alive (4,004 connects, one per user, CPU 28 %).
 
 Measured in docs/performance.md (overhead bench, side by side); equivalence in
